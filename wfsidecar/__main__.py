@@ -1,0 +1,3 @@
+from wfsidecar.cli import main
+
+main()
