@@ -9,8 +9,8 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e . pytest pytest-asyncio pytest-timeout ruff mypy types-PyYAML
+	$(PY) -m pip install -q --upgrade "pip>=25.1"
+	$(PY) -m pip install -q -e . --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
