@@ -1,0 +1,181 @@
+"""The state-store seam: what the actor runtime needs from durable storage.
+
+The model is Dapr's actor state model (engine.md §2): per actor a set of string keys with
+byte values, plus named reminders. Unlike Dapr, a reminder change and the state it belongs
+to commit in the same transaction: a ``Changes`` value carries both, and ``commit`` applies
+all of it or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+from wfsidecar.types import ActorRef
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A durable reminder: fire ``name`` on actor ``ref`` at ``due_ms``.
+
+    Attributes:
+        ref: The actor that owns the reminder.
+        name: Unique per actor; setting a reminder with an existing name replaces it.
+        due_ms: Next firing time, Unix epoch milliseconds.
+        period_ms: Re-arm interval after a successful firing, or None for one-shot.
+        data: Opaque payload handed back to the actor when it fires.
+        attempts: Failed firings since the last success (drives the retry backoff).
+        etag: Chosen by the writer; conditional updates compare it so that a reminder
+            re-set while an earlier version was firing is not clobbered.
+    """
+
+    ref: ActorRef
+    name: str
+    due_ms: int
+    period_ms: int | None = None
+    data: bytes = b""
+    attempts: int = 0
+    etag: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PutState:
+    ref: ActorRef
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteState:
+    ref: ActorRef
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteActor:
+    """Delete every state key and every reminder of ``ref``."""
+
+    ref: ActorRef
+
+
+@dataclass(frozen=True, slots=True)
+class SetReminder:
+    reminder: Reminder
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteReminder:
+    """Delete a reminder; when ``if_etag`` is given, only if its etag still matches."""
+
+    ref: ActorRef
+    name: str
+    if_etag: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RescheduleReminder:
+    """Move a reminder to ``due_ms`` with ``attempts``, only if its etag is still ``if_etag``.
+
+    A missing reminder or an etag mismatch makes this a silent no-op: someone re-set or
+    deleted the reminder while it was firing, and their change wins.
+    """
+
+    ref: ActorRef
+    name: str
+    if_etag: int
+    due_ms: int
+    attempts: int
+
+
+Op: TypeAlias = (
+    PutState | DeleteState | DeleteActor | SetReminder | DeleteReminder | RescheduleReminder
+)
+
+
+@dataclass(slots=True)
+class Changes:
+    """An ordered batch of writes that commits atomically.
+
+    A pure value: building it does no I/O. Operations apply in the order they were added,
+    so ``delete_actor`` followed by ``put`` leaves just the new key.
+    """
+
+    ops: list[Op] = field(default_factory=list)
+
+    def put(self, ref: ActorRef, key: str, value: bytes) -> None:
+        self.ops.append(PutState(ref, key, value))
+
+    def delete(self, ref: ActorRef, key: str) -> None:
+        self.ops.append(DeleteState(ref, key))
+
+    def delete_actor(self, ref: ActorRef) -> None:
+        self.ops.append(DeleteActor(ref))
+
+    def set_reminder(self, reminder: Reminder) -> None:
+        self.ops.append(SetReminder(reminder))
+
+    def delete_reminder(self, ref: ActorRef, name: str, if_etag: int | None = None) -> None:
+        self.ops.append(DeleteReminder(ref, name, if_etag))
+
+    def reschedule_reminder(
+        self, ref: ActorRef, name: str, *, if_etag: int, due_ms: int, attempts: int
+    ) -> None:
+        self.ops.append(RescheduleReminder(ref, name, if_etag, due_ms, attempts))
+
+    def extend(self, other: Changes) -> None:
+        self.ops.extend(other.ops)
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
+
+
+class StateStore(Protocol):
+    """Durable actor state and reminders.
+
+    Implementations: ``store.sqlite.SqliteStore`` (default), ``store.memory.MemoryStore``
+    (tests); a PostgreSQL store later. One contract suite (tests/store/test_contract.py)
+    runs against each of them.
+    """
+
+    async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
+        """Return every state key of ``ref`` (empty dict for an unknown actor).
+
+        Raises:
+            StoreUnavailable: the store cannot be read right now.
+        """
+        ...
+
+    async def commit(self, changes: Changes) -> None:
+        """Apply ``changes`` atomically and durably; return only once they are durable.
+
+        Concurrent callers may share one underlying transaction (group commit), but each
+        caller's changes succeed or fail as a unit, independently of the others.
+
+        Raises:
+            StoreError: this caller's changes were not applied (nothing of them is visible).
+            StoreUnavailable: the store could not commit at all (disk full, read-only).
+        """
+        ...
+
+    async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
+        """Return up to ``limit`` reminders with ``due_ms`` below the bound, earliest first.
+
+        Raises:
+            StoreUnavailable: the store cannot be read right now.
+        """
+        ...
+
+    async def get_reminder(self, ref: ActorRef, name: str) -> Reminder | None:
+        """Return one reminder, or None if it does not exist."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending commits and release every resource; idempotent."""
+        ...
