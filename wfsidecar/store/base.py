@@ -156,16 +156,23 @@ class StateStore(Protocol):
         """Apply ``changes`` atomically and durably; return only once they are durable.
 
         Concurrent callers may share one underlying transaction (group commit), but each
-        caller's changes succeed or fail as a unit, independently of the others.
+        caller's changes succeed or fail as a unit, independently of the others. A caller
+        cancelled while still queued is skipped; once its batch has started, the outcome
+        of a cancelled caller is unknown (it may or may not have committed).
 
         Raises:
-            StoreError: this caller's changes were not applied (nothing of them is visible).
-            StoreUnavailable: the store could not commit at all (disk full, read-only).
+            StoreError: this caller's changes were not applied (nothing of them is visible);
+                includes invalid input (non-bytes values, non-str keys, ints beyond 64 bits),
+                which is refused before anything is queued.
+            StoreUnavailable: the store could not commit at all (disk full, read-only), or
+                it is closed.
         """
         ...
 
     async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
         """Return up to ``limit`` reminders with ``due_ms`` below the bound, earliest first.
+
+        Ties are ordered by (actor type, actor id, name); ``limit <= 0`` returns [].
 
         Raises:
             StoreUnavailable: the store cannot be read right now.

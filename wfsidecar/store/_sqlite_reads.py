@@ -1,0 +1,47 @@
+"""Read queries of the SQLite store; each runs whole on the read connection's thread.
+
+Each function is a single SELECT, so under WAL it sees one committed snapshot even while
+the writer connection is in the middle of a group commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from wfsidecar.store.base import Reminder
+from wfsidecar.types import ActorRef
+
+_LOAD_ACTOR = (
+    "SELECT s.key, s.value FROM actors AS a JOIN actor_state AS s ON s.actor = a.id"
+    " WHERE a.type = ? AND a.actor_id = ?"
+)
+_REMINDER_COLUMNS = (
+    "SELECT a.type, a.actor_id, r.name, r.due_ms, r.period_ms, r.data, r.attempts, r.etag"
+    " FROM reminders AS r JOIN actors AS a ON a.id = r.actor"
+)
+# The tiebreak after due_ms is (type, actor id, name), the same order MemoryStore uses;
+# SQLite walks the reminders_due index and sorts only runs of equal due_ms.
+_DUE_BEFORE = (
+    f"{_REMINDER_COLUMNS} WHERE r.due_ms < ? ORDER BY r.due_ms, a.type, a.actor_id, r.name LIMIT ?"
+)
+_GET_REMINDER = f"{_REMINDER_COLUMNS} WHERE a.type = ? AND a.actor_id = ? AND r.name = ?"
+
+_ReminderRow = tuple[str, str, str, int, int | None, bytes, int, int]
+
+
+def load_actor(conn: sqlite3.Connection, *, ref: ActorRef) -> dict[str, bytes]:
+    return dict(conn.execute(_LOAD_ACTOR, (ref.type, ref.id)).fetchall())
+
+
+def reminders_due_before(conn: sqlite3.Connection, *, due_ms: int, limit: int) -> list[Reminder]:
+    return [_reminder(row) for row in conn.execute(_DUE_BEFORE, (due_ms, limit)).fetchall()]
+
+
+def get_reminder(conn: sqlite3.Connection, *, ref: ActorRef, name: str) -> Reminder | None:
+    row = conn.execute(_GET_REMINDER, (ref.type, ref.id, name)).fetchone()
+    return None if row is None else _reminder(row)
+
+
+def _reminder(row: _ReminderRow) -> Reminder:
+    type_, actor_id, name, due_ms, period_ms, data, attempts, etag = row
+    return Reminder(ActorRef(type_, actor_id), name, due_ms, period_ms, data, attempts, etag)

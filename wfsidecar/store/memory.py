@@ -1,0 +1,133 @@
+"""In-memory ``StateStore`` for tests above the store (style.md §3.13).
+
+It passes the same contract suite as the SQLite store, so code tested against it behaves
+the same on disk, minus durability. Nothing here awaits: every method completes in one
+step of the event loop, which is also what makes each commit atomic for other tasks.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from wfsidecar.errors import StoreUnavailable
+from wfsidecar.store._validation import checked_ops
+from wfsidecar.store.base import (
+    Changes,
+    DeleteActor,
+    DeleteReminder,
+    DeleteState,
+    Op,
+    PutState,
+    Reminder,
+    RescheduleReminder,
+    SetReminder,
+)
+from wfsidecar.types import ActorRef
+
+_State = dict[ActorRef, dict[str, bytes]]
+_Reminders = dict[ActorRef, dict[str, Reminder]]
+_V = TypeVar("_V")
+
+
+class MemoryStore:
+    """A ``StateStore`` that keeps everything in dicts; for tests, not for production."""
+
+    def __init__(self) -> None:
+        self._state: _State = {}
+        self._reminders: _Reminders = {}
+        self._closed = False
+        #: Caller commits applied so far (tests use it to assert a turn did or did not write).
+        self.commits = 0
+
+    async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
+        self._check_open()
+        return dict(self._state.get(ref, {}))
+
+    async def commit(self, changes: Changes) -> None:
+        self._check_open()
+        ops = checked_ops(changes)
+        if not ops:
+            return
+        self._apply(ops)
+        self.commits += 1
+
+    async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
+        self._check_open()
+        if limit <= 0:
+            return []
+        due = [r for per_actor in self._reminders.values() for r in per_actor.values()]
+        due = [r for r in due if r.due_ms < due_ms]
+        # Same order as the SQLite query: due time, then (type, id, name) as the stable
+        # tiebreak, so tests see identical results on both stores.
+        due.sort(key=lambda r: (r.due_ms, r.ref.type, r.ref.id, r.name))
+        return due[:limit]
+
+    async def get_reminder(self, ref: ActorRef, name: str) -> Reminder | None:
+        self._check_open()
+        return self._reminders.get(ref, {}).get(name)
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("the memory store is closed")
+
+    def _apply(self, ops: list[Op]) -> None:
+        """Apply ``ops`` to copies of the touched actors, then swap the copies in.
+
+        ``checked_ops`` already refused anything malformed, so an exception here would be
+        a bug; the copy-then-swap still guarantees it leaves nothing half applied.
+        """
+        state: _State = {}
+        reminders: _Reminders = {}
+
+        def state_of(ref: ActorRef) -> dict[str, bytes]:
+            if ref not in state:
+                state[ref] = dict(self._state.get(ref, {}))
+            return state[ref]
+
+        def reminders_of(ref: ActorRef) -> dict[str, Reminder]:
+            if ref not in reminders:
+                reminders[ref] = dict(self._reminders.get(ref, {}))
+            return reminders[ref]
+
+        for op in ops:
+            if isinstance(op, PutState):
+                state_of(op.ref)[op.key] = op.value
+            elif isinstance(op, DeleteState):
+                state_of(op.ref).pop(op.key, None)
+            elif isinstance(op, DeleteActor):
+                state_of(op.ref).clear()
+                reminders_of(op.ref).clear()
+            elif isinstance(op, SetReminder):
+                reminders_of(op.reminder.ref)[op.reminder.name] = op.reminder
+            elif isinstance(op, DeleteReminder):
+                per_actor = reminders_of(op.ref)
+                current = per_actor.get(op.name)
+                if current is not None and op.if_etag in (None, current.etag):
+                    del per_actor[op.name]
+            elif isinstance(op, RescheduleReminder):
+                per_actor = reminders_of(op.ref)
+                current = per_actor.get(op.name)
+                if current is not None and current.etag == op.if_etag:
+                    per_actor[op.name] = Reminder(
+                        current.ref,
+                        current.name,
+                        op.due_ms,
+                        current.period_ms,
+                        current.data,
+                        op.attempts,
+                        current.etag,
+                    )
+        # Empty actors are dropped, like the SQLite store drops their ``actors`` row.
+        _swap_in(self._state, state)
+        _swap_in(self._reminders, reminders)
+
+
+def _swap_in(target: dict[ActorRef, dict[str, _V]], staged: dict[ActorRef, dict[str, _V]]) -> None:
+    for ref, values in staged.items():
+        if values:
+            target[ref] = values
+        else:
+            target.pop(ref, None)

@@ -1,0 +1,294 @@
+"""``StateStore`` on one SQLite file in WAL mode, with group commit (style.md §3.13).
+
+Writes go through one writer connection. Concurrent ``commit`` calls are queued and a
+single writer task commits everything queued so far in one transaction, one await per
+transaction (performance.md §4.2: every aiosqlite await is a thread hop of ~40-110 µs;
+§4.4: many rows per fsync is what makes synchronous=FULL affordable). Reads use a second
+connection so they never wait behind a commit; WAL gives them a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TypeVar, cast
+
+import aiosqlite
+
+from wfsidecar.errors import StoreError, StoreUnavailable
+from wfsidecar.store import _sqlite_reads as reads
+from wfsidecar.store._sqlite_actors import ActorIds
+from wfsidecar.store._sqlite_batch import run_batch
+from wfsidecar.store._sqlite_schema import (
+    SYNCHRONOUS_MODES,
+    acquire_lock,
+    prepare_reader,
+    prepare_writer,
+    release_lock,
+)
+from wfsidecar.store._validation import checked_ops
+from wfsidecar.store.base import Changes, Op, Reminder
+from wfsidecar.types import ActorRef
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class SqliteStats:
+    """Counters for tests and benchmarks; updated on the event loop only."""
+
+    transactions: int = 0  # write transactions committed (one per batch)
+    failed_transactions: int = 0  # batches whose BEGIN/COMMIT failed (StoreUnavailable)
+    commits: int = 0  # caller commits applied
+    rejected: int = 0  # caller commits SQLite refused inside a batch (StoreError)
+    largest_batch: int = 0  # most callers seen in one transaction
+
+
+@dataclass(slots=True)
+class _Pending:
+    ops: list[Op]
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class SqliteStore:
+    """The default ``StateStore``. Create it with ``await SqliteStore.open(path)``."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        lock_fd: int,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        max_batch: int,
+        group_commit: bool,
+    ) -> None:
+        self.path = path
+        self.stats = SqliteStats()
+        self._lock_fd = lock_fd
+        self._writer = writer
+        self._reader = reader
+        self._max_batch = max_batch
+        self._group_commit = group_commit
+        self._queue: deque[_Pending] = deque()
+        self._wakeup = asyncio.Event()
+        self._actor_ids = ActorIds()  # touched only on the writer connection's thread
+        # Baseline mode (group_commit=False) and close() serialize on this lock.
+        self._write_lock = asyncio.Lock()
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._writer_task: asyncio.Task[None] | None = None
+        if group_commit:
+            self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
+        max_batch: int = 256,
+        group_commit: bool = True,
+    ) -> SqliteStore:
+        """Lock, open and migrate the database at ``path``.
+
+        Args:
+            path: Database file; ``<path>.lock`` next to it guards exclusive ownership.
+            synchronous: ``FULL`` (fsync every commit, the default), ``NORMAL`` or ``OFF``.
+            busy_timeout: Seconds SQLite waits for a lock held by another connection.
+            max_batch: Most callers' commits folded into one transaction.
+            group_commit: False commits each caller alone (the benchmark's baseline).
+
+        Raises:
+            ValueError: an argument is out of range.
+            StoreLockedError: another process owns the database.
+            SchemaTooNewError: the database was written by a newer wfsidecar.
+            StoreUnavailable: the file cannot be opened, read or migrated.
+        """
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        if busy_timeout < 0:
+            raise ValueError(f"busy_timeout must not be negative, got {busy_timeout}")
+        db_path = Path(path)
+        busy_ms = int(busy_timeout * 1000)
+        lock_fd = await asyncio.to_thread(acquire_lock, db_path)
+        conns: list[aiosqlite.Connection] = []
+        try:
+            writer = await aiosqlite.connect(db_path, isolation_level=None)
+            conns.append(writer)
+            await on_thread(
+                writer,
+                partial(prepare_writer, db_path=str(db_path), synchronous=mode, busy_ms=busy_ms),
+            )
+            reader = await aiosqlite.connect(db_path, isolation_level=None)
+            conns.append(reader)
+            await on_thread(reader, partial(prepare_reader, busy_ms=busy_ms))
+        except BaseException as exc:
+            for conn in reversed(conns):
+                await _close_quietly(conn)
+            await asyncio.to_thread(release_lock, lock_fd)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(f"cannot open database {db_path}: {exc}") from exc
+            raise
+        logger.info("opened %s (synchronous=%s, group_commit=%s)", db_path, mode, group_commit)
+        return cls(
+            path=db_path,
+            lock_fd=lock_fd,
+            writer=writer,
+            reader=reader,
+            max_batch=max_batch,
+            group_commit=group_commit,
+        )
+
+    async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
+        return await self._read(partial(reads.load_actor, ref=ref))
+
+    async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
+        if limit <= 0:
+            return []
+        return await self._read(partial(reads.reminders_due_before, due_ms=due_ms, limit=limit))
+
+    async def get_reminder(self, ref: ActorRef, name: str) -> Reminder | None:
+        return await self._read(partial(reads.get_reminder, ref=ref, name=name))
+
+    async def commit(self, changes: Changes) -> None:
+        if self._closing:
+            raise StoreUnavailable(f"store {self.path} is closed")
+        ops = checked_ops(changes)
+        if not ops:
+            return
+        pending = _Pending(ops, asyncio.get_running_loop().create_future())
+        if self._group_commit:
+            self._queue.append(pending)
+            self._wakeup.set()
+        else:
+            async with self._write_lock:
+                await self._run_batch([pending])
+        await pending.future
+
+    async def close(self) -> None:
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            self._wakeup.set()
+            if self._writer_task is not None:
+                # The writer drains the queue, then returns. wait() neither re-raises a
+                # cancelled writer's CancelledError here nor cancels the writer if this
+                # close() is cancelled (it then finds the connections closed and fails
+                # what is left with StoreUnavailable).
+                await asyncio.wait([self._writer_task])
+            async with self._write_lock:
+                pass  # lets a baseline-mode commit already holding the lock finish
+        finally:
+            await _close_quietly(self._reader)
+            await _close_quietly(self._writer)  # last connection out checkpoints the WAL
+            await asyncio.to_thread(release_lock, self._lock_fd)
+            self._closed.set()
+            logger.info("closed %s", self.path)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed.is_set():
+            raise StoreUnavailable(f"store {self.path} is closed")
+        try:
+            return await on_thread(self._reader, fn)
+        except (sqlite3.Error, ValueError) as exc:
+            # aiosqlite raises ValueError once its connection is closed.
+            raise StoreUnavailable(f"cannot read {self.path}: {exc}") from exc
+
+    async def _write_loop(self) -> None:
+        batch: list[_Pending] = []
+        try:
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                batch = []
+                while self._queue and len(batch) < self._max_batch:
+                    pending = self._queue.popleft()
+                    # A caller cancelled while queued gave up; skipping keeps "cancelled
+                    # before the writer took it" equal to "not applied".
+                    if not pending.future.done():
+                        batch.append(pending)
+                if batch:
+                    await self._run_batch(batch)
+        finally:
+            # Reached with callers still waiting only if this task was cancelled. Their
+            # batch may still commit on the thread, so the error says "unknown".
+            stopped = "the store writer stopped; the commit may or may not be applied"
+            for pending in (*batch, *self._queue):
+                _resolve(pending.future, StoreUnavailable(stopped))
+            self._queue.clear()
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        try:
+            job = partial(run_batch, batch=[p.ops for p in batch], actor_ids=self._actor_ids)
+            results = await on_thread(self._writer, job)
+        except Exception as exc:
+            self.stats.failed_transactions += 1
+            if not isinstance(exc, sqlite3.Error):
+                logger.exception("unexpected error in a SQLite write transaction")
+            else:
+                logger.warning("commit of %d callers failed: %s", len(batch), exc)
+            for pending in batch:
+                unavailable = StoreUnavailable(f"commit to {self.path} failed: {exc}")
+                unavailable.__cause__ = exc
+                _resolve(pending.future, unavailable)
+            return
+        self.stats.transactions += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for pending, error in zip(batch, results, strict=True):
+            if error is None:
+                self.stats.commits += 1
+                _resolve(pending.future, None)
+            else:
+                self.stats.rejected += 1
+                err = StoreError(f"commit rejected by SQLite: {error}")
+                err.__cause__ = error
+                _resolve(pending.future, err)
+
+
+async def on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    """Run ``fn(sqlite3_connection)`` on ``conn``'s worker thread: one await, one hop.
+
+    aiosqlite has no public way to run a whole transaction on its thread, so this uses
+    its private ``Connection._execute(fn, *args)`` (the primitive every public method is
+    built on) and ``Connection._conn`` (the sqlite3 connection, only ever touched on that
+    thread). Both were checked against aiosqlite 0.22.1; the pin ``aiosqlite>=0.20,<0.23``
+    in pyproject.toml keeps an untested release from changing them under us.
+    """
+    raw = conn._conn
+    result = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
+    return cast(_T, result)
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled after its batch started
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+async def _close_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except Exception:
+        logger.exception("closing a SQLite connection failed")
