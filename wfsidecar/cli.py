@@ -1,19 +1,291 @@
-"""Command-line entry point.
+"""Command-line entry point: ``wfsidecar run | health | config check|show | version``.
 
-Only the `version` command exists so far; `run`, `health` and `config check|show`
-arrive with the foundation issue (#2).
+This is the only module that handles signals and chooses exit codes; library code raises
+``ConfigError``/``StartupError`` instead (style.md §3.1 rule 4, §3.7, §3.17).
+
+Exit codes of ``wfsidecar run``:
+
+- 0: clean stop (SIGTERM or SIGINT, drain finished);
+- 1: unexpected fatal error (logged once with its traceback), or a forced stop by a second
+  signal that skipped the drain;
+- 2: usage or configuration error (one line on stderr);
+- 3: start-up failure such as a port in use or a locked database (one line on stderr).
+
+``wfsidecar health`` exits 0 when ``/v1.0/healthz`` answers 204 and 1 otherwise;
+``config check`` and ``config show`` exit 2 on a configuration error.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any, NoReturn, get_args
+
 import click
+import yaml
 
 from wfsidecar import __version__
+from wfsidecar.config import Config, LogLevel, load, mask_secrets
+from wfsidecar.errors import ConfigError, StartupError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_STARTUP = 3
+
+_PORT = click.IntRange(0, 65535)
+# CLI flag (click parameter name) → dotted config key. Only flags the user typed become
+# overrides, so a flag's absence never hides a file or environment value (style.md §3.9).
+_FLAG_KEYS = {
+    "db": "store.sqlite.path",
+    "dapr_grpc_port": "listeners.dapr_grpc.port",
+    "durabletask_grpc_port": "listeners.durabletask_grpc.port",
+    "http_port": "listeners.http.port",
+    "ready_file": "listeners.ready_file",
+    "log_level": "logging.level",
+}
+
+
+def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path),
+        envvar="WFSIDECAR_CONFIG",
+        show_envvar=True,
+        help="YAML config file (default: none, built-in defaults).",
+    )(func)
+
+
+def _override_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--db", metavar="PATH", help="SQLite database file (store.sqlite.path)."),
+        click.option(
+            "--dapr-grpc-port", type=_PORT, metavar="PORT", help="listeners.dapr_grpc.port."
+        ),
+        click.option(
+            "--durabletask-grpc-port",
+            type=_PORT,
+            metavar="PORT",
+            help="listeners.durabletask_grpc.port.",
+        ),
+        click.option("--http-port", type=_PORT, metavar="PORT", help="listeners.http.port."),
+        click.option(
+            "--ready-file", metavar="PATH", help="Write the bound ports here as JSON once ready."
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(get_args(LogLevel), case_sensitive=False),
+            help="logging.level.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    # One line, so container logs and shell scripts show the reason without a traceback.
+    click.echo("wfsidecar: " + " ".join(message.split()), err=True)
+    raise SystemExit(code)
+
+
+def _load(config_file: Path | None, flags: Mapping[str, object]) -> Config:
+    overrides = {_FLAG_KEYS.get(k, k): v for k, v in flags.items() if v is not None}
+    try:
+        return load(config_file, env=os.environ, overrides=overrides)
+    except ConfigError as exc:
+        _fail(EXIT_USAGE, f"config error: {exc}")
 
 
 @click.group()
 def main() -> None:
     """wfsidecar: durable workflows next to your application."""
+
+
+@main.command()
+@_config_option
+@_override_options
+def run(config_file: Path | None, **flags: object) -> None:
+    """Run the daemon until SIGTERM or SIGINT (a second signal stops without draining).
+
+    Settings come from built-in defaults < --config file < WFSIDECAR_* environment < flags.
+
+    \b
+    Exit codes:
+      0  clean stop
+      1  unexpected fatal error (logged with traceback), or forced stop by a second signal
+      2  usage or configuration error
+      3  start-up failure (port in use, database locked, schema too new)
+    """
+    config = _load(config_file, flags)
+    # Imported here so `config` and `health` stay fast and work without the server stack.
+    from wfsidecar.app import App
+
+    signals = _ShutdownSignals()
+
+    async def serve() -> None:
+        signals.install(asyncio.get_running_loop())
+        try:
+            await App(config).serve(signals.wait)
+        finally:
+            signals.remove()
+
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory(config.lifecycle.uvloop)) as runner:
+            runner.run(serve())
+    except ConfigError as exc:
+        _fail(EXIT_USAGE, f"config error: {exc}")
+    except StartupError as exc:
+        _fail(EXIT_STARTUP, f"startup failed: {exc}")
+    except asyncio.CancelledError:
+        if not signals.forced:
+            logger.critical("wfsidecar stopped: main task cancelled unexpectedly", exc_info=True)
+        raise SystemExit(EXIT_FATAL) from None
+    except Exception:
+        logger.critical("wfsidecar stopped by an unexpected error", exc_info=True)
+        raise SystemExit(EXIT_FATAL) from None
+    if signals.forced:
+        raise SystemExit(EXIT_FATAL)
+
+
+def _loop_factory(want_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if not want_uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:  # optional: not built for Windows (pyproject marker)
+        return None
+    return uvloop.new_event_loop
+
+
+class _ShutdownSignals:
+    """SIGTERM/SIGINT request a graceful stop; a second one cancels the main task.
+
+    The second signal is the operator's way out of a drain that takes too long (uvicorn
+    ``handle_exit`` → ``force_exit``); the App still unwinds, just without waiting.
+    """
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.forced = False
+        self._requested = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._task = loop, asyncio.current_task()
+        for sig in self._SIGNALS:
+            loop.add_signal_handler(sig, self.on_signal, sig)
+
+    def remove(self) -> None:
+        if self._loop is not None:
+            for sig in self._SIGNALS:
+                self._loop.remove_signal_handler(sig)
+
+    def on_signal(self, sig: signal.Signals) -> None:
+        if not self._requested.is_set():
+            logger.info("received %s: shutting down (send it again to stop at once)", sig.name)
+            self._requested.set()
+        elif not self.forced and self._task is not None:
+            logger.warning("received %s again: stopping without draining", sig.name)
+            self.forced = True
+            self._task.cancel()
+
+    async def wait(self) -> None:
+        """The ``shutdown_trigger`` handed to ``App.serve``."""
+        await self._requested.wait()
+
+
+@main.command()
+@_config_option
+@click.option("--host", help="Host to ask (default: listeners.http.host).")
+@click.option(
+    "--http-port", type=_PORT, metavar="PORT", help="Port to ask (default: listeners.http.port)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the answer.",
+)
+def health(
+    config_file: Path | None, host: str | None, http_port: int | None, timeout: float
+) -> None:
+    """Exit 0 if GET /v1.0/healthz answers 204, else 1 (for container health checks).
+
+    The address comes from the same configuration `run` uses (file, environment), so a bare
+    `wfsidecar health` checks the daemon's own HTTP listener.
+    """
+    flags = {"listeners.http.host": host, "listeners.http.port": http_port}
+    listener = _load(config_file, flags).listeners.http
+    healthy, message = _probe(listener.host, listener.port, timeout)
+    if not healthy:
+        _fail(EXIT_FATAL, message)
+    click.echo(message)
+
+
+def _probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
+    # A wildcard bind address is not something to connect to; ask the loopback instead.
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/v1.0/healthz"
+    # No proxies: an http_proxy variable in a container must not intercept a loopback probe.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return False, f"unhealthy: {url} answered HTTP {exc.code} {exc.reason}"
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            return False, f"unhealthy: no answer from {url} within {timeout:g}s"
+        detail = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+        return False, f"unhealthy: cannot connect to {url}: {detail}"
+    except TimeoutError:
+        return False, f"unhealthy: no answer from {url} within {timeout:g}s"
+    except (OSError, HTTPException) as exc:
+        return False, f"unhealthy: {url} failed: {exc!r}"
+    if status != 204:
+        return False, f"unhealthy: {url} answered HTTP {status}, expected 204"
+    return True, f"healthy: {url} answered 204"
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """Validate or print the configuration."""
+
+
+@config_group.command()
+@_config_option
+def check(config_file: Path | None) -> None:
+    """Validate the file and WFSIDECAR_* environment; print `config ok` or the error (exit 2)."""
+    _load(config_file, {})
+    click.echo("config ok")
+
+
+@config_group.command()
+@_config_option
+@_override_options
+def show(config_file: Path | None, **flags: object) -> None:
+    """Print the effective configuration (takes the same flags as `run`) as YAML.
+
+    Secrets are shown as "***".
+    """
+    config = _load(config_file, flags)
+    click.echo(yaml.safe_dump(mask_secrets(config), sort_keys=False), nl=False)
 
 
 @main.command()
