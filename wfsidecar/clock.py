@@ -26,8 +26,8 @@ class Clock(Protocol):
         """Wait ``seconds`` of this clock's time."""
         ...
 
-    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
-        """Wait until ``event`` is set or ``timeout`` seconds pass; True if the event was set."""
+    async def wait(self, event: asyncio.Event, max_wait: float | None) -> bool:
+        """Wait until ``event`` is set or ``max_wait`` seconds pass; True if the event was set."""
         ...
 
 
@@ -43,12 +43,12 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-    async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
-        if timeout is None:
+    async def wait(self, event: asyncio.Event, max_wait: float | None) -> bool:
+        if max_wait is None:
             await event.wait()
             return True
         try:
-            async with asyncio.timeout(max(timeout, 0.0)):
+            async with asyncio.timeout(max(max_wait, 0.0)):
                 await event.wait()
         except TimeoutError:
             return event.is_set()

@@ -1,0 +1,61 @@
+"""The contracts between the actor runtime and the actors it hosts."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from wfsidecar.types import ActorRef
+
+if TYPE_CHECKING:
+    from wfsidecar.actors.turn import TurnContext
+
+
+class ReminderResult(enum.Enum):
+    """What a reminder firing asks the runtime to do with the reminder.
+
+    ``DONE`` deletes a one-shot reminder or re-arms a periodic one; ``RETRY`` keeps it and
+    fires it again after a capped exponential backoff. Both are committed in the same
+    transaction as the turn's own state changes, so a crash cannot separate them.
+    """
+
+    DONE = "done"
+    RETRY = "retry"
+
+
+class Actor(Protocol):
+    """One actor instance. The runtime calls it one turn at a time.
+
+    An actor keeps durable data only through the ``TurnContext`` it is handed; anything it
+    keeps on ``self`` is a cache that the runtime throws away after a failed turn (the
+    runtime builds a fresh instance from the factory), so it never outlives a rollback.
+    """
+
+    async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
+        """Handle a call. Raising rolls back every change made through ``ctx``."""
+        ...
+
+    async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
+        """Handle a reminder firing. Raising rolls the turn back and counts as RETRY."""
+        ...
+
+
+class ActorHost(Protocol):
+    """What actors (and the layers above) may ask of the runtime."""
+
+    async def invoke(self, ref: ActorRef, method: str, payload: object = None) -> object:
+        """Run one turn on ``ref`` and return its result.
+
+        Raises:
+            NotFoundError: no factory is registered for ``ref.type``.
+            ActorCallCycleError: ``ref`` is already in the current call chain (the call
+                would deadlock waiting for its own turn).
+            ShuttingDownError: the runtime is draining.
+            StoreError: the turn's changes could not be committed; nothing was applied.
+        """
+        ...
+
+
+ActorFactory = Callable[[ActorRef, ActorHost], Actor]
+"""Builds the actor for ``ref``; called on activation and again after a failed turn."""

@@ -1,0 +1,266 @@
+"""ReminderScheduler: fires durable reminders through the actor runtime.
+
+One timer task serves every reminder. It keeps an in-memory heap of the reminders due
+within a prefetch window, refilled from the store's due-time index once per window, and
+fed by the runtime's commit listener when a turn sets a reminder that falls inside the
+window. It sleeps until the earliest due time or until a commit wakes it, so there is no
+polling tick and no sleeping task per far-future reminder.
+
+Firing is at-least-once: the reminder row stays in the store until the firing turn commits
+its outcome (delete, re-arm or back off) in the same transaction as the turn's own changes.
+A crash before that commit leaves the row in place, and it fires again after restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from wfsidecar.actors.base import Actor, ReminderResult
+from wfsidecar.actors.runtime import ActorRuntime
+from wfsidecar.actors.turn import TurnContext
+from wfsidecar.clock import Clock
+from wfsidecar.errors import ShuttingDownError, StoreError
+from wfsidecar.store.base import (
+    Changes,
+    DeleteActor,
+    DeleteReminder,
+    Reminder,
+    RescheduleReminder,
+    SetReminder,
+    StateStore,
+)
+from wfsidecar.types import ActorRef
+
+logger = logging.getLogger(__name__)
+
+_Key = tuple[ActorRef, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """Tuning of the scheduler (from the ``reminders`` config section)."""
+
+    prefetch_window: float = 60.0
+    prefetch_limit: int = 1000
+    max_concurrent: int = 256
+    retry_initial: float = 1.0
+    retry_max: float = 300.0
+
+
+def retry_delay_ms(attempts: int, settings: SchedulerSettings) -> int:
+    """Capped exponential backoff: initial * 2**attempts, at most retry_max."""
+    delay = settings.retry_initial * (2.0 ** min(attempts, 62))
+    return int(min(delay, settings.retry_max) * 1000)
+
+
+def next_period_due(reminder: Reminder, now_ms: int) -> int:
+    """The first period boundary after ``now_ms`` (missed periods are skipped, not replayed)."""
+    assert reminder.period_ms
+    behind = max(now_ms - reminder.due_ms, 0)
+    periods = max(1, math.ceil((behind + 1) / reminder.period_ms))
+    return reminder.due_ms + periods * reminder.period_ms
+
+
+class ReminderScheduler:
+    """The single timer task over the reminders due soon."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        runtime: ActorRuntime,
+        clock: Clock,
+        settings: SchedulerSettings,
+    ) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._clock = clock
+        self._settings = settings
+        self._known: dict[_Key, Reminder] = {}  # every reminder due before _window_end
+        self._by_ref: dict[ActorRef, set[str]] = {}
+        self._heap: list[tuple[int, int, ActorRef, str, int]] = []
+        self._seq = 0
+        self._inflight: set[_Key] = set()
+        self._window_end = 0
+        self._window_truncated = False
+        self._wake = asyncio.Event()
+        self._during_refill: list[Changes] | None = None
+        self._stopping = False
+        self.fired = 0
+        runtime.add_commit_listener(self._on_commit)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Fire reminders until ``stop()``; then wait for the firings in flight."""
+        async with asyncio.TaskGroup() as firings:
+            while not self._stopping:
+                now = self._clock.now_ms()
+                if now >= self._window_end and not self._window_truncated:
+                    await self._refill(now)
+                    continue
+                self._launch_due(now, firings)
+                self._wake.clear()
+                await self._clock.wait(self._wake, self._seconds_until_next(now))
+
+    def stop(self) -> None:
+        """Stop launching firings; ``run()`` returns once those in flight are done."""
+        self._stopping = True
+        self._wake.set()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    # -- the index ---------------------------------------------------------------------
+
+    async def _refill(self, now: int) -> None:
+        bound = now + int(self._settings.prefetch_window * 1000)
+        self._during_refill = []
+        try:
+            due = await self._store.reminders_due_before(bound, self._settings.prefetch_limit)
+        finally:
+            committed_meanwhile, self._during_refill = self._during_refill, None
+        self._known.clear()
+        self._by_ref.clear()
+        self._heap.clear()
+        for reminder in due:
+            self._remember(reminder)
+        # A full page means more may be due before `bound`; the window then ends at the
+        # last loaded due time and is refilled after a firing makes room.
+        self._window_truncated = len(due) >= self._settings.prefetch_limit
+        self._window_end = due[-1].due_ms if self._window_truncated else bound
+        # The query may have read rows from before commits that landed while it ran; replay
+        # those commits so a reminder already deleted or moved is not fired from the snapshot.
+        for changes in committed_meanwhile:
+            self._on_commit(changes)
+
+    def _remember(self, reminder: Reminder) -> None:
+        key = (reminder.ref, reminder.name)
+        self._known[key] = reminder
+        self._by_ref.setdefault(reminder.ref, set()).add(reminder.name)
+        self._seq += 1
+        entry = (reminder.due_ms, self._seq, reminder.ref, reminder.name, reminder.etag)
+        heapq.heappush(self._heap, entry)
+
+    def _forget(self, key: _Key) -> None:
+        if self._known.pop(key, None) is not None:
+            names = self._by_ref.get(key[0])
+            if names is not None:
+                names.discard(key[1])
+                if not names:
+                    del self._by_ref[key[0]]
+
+    def _on_commit(self, changes: Changes) -> None:
+        """Keep the in-memory window in step with what turns committed."""
+        if self._during_refill is not None:
+            self._during_refill.append(changes)
+        earliest: int | None = None
+        for op in changes:
+            if isinstance(op, SetReminder):
+                reminder = op.reminder
+                self._forget((reminder.ref, reminder.name))
+                if reminder.due_ms < self._window_end:
+                    self._remember(reminder)
+                    earliest = min(earliest or reminder.due_ms, reminder.due_ms)
+            elif isinstance(op, DeleteReminder):
+                current = self._known.get((op.ref, op.name))
+                if current is not None and op.if_etag in (None, current.etag):
+                    self._forget((op.ref, op.name))
+            elif isinstance(op, RescheduleReminder):
+                current = self._known.get((op.ref, op.name))
+                if current is not None and current.etag == op.if_etag:
+                    self._forget((op.ref, op.name))
+                    if op.due_ms < self._window_end:
+                        self._remember(replace(current, due_ms=op.due_ms, attempts=op.attempts))
+            elif isinstance(op, DeleteActor):
+                for name in list(self._by_ref.get(op.ref, ())):
+                    self._forget((op.ref, name))
+        if earliest is not None and (not self._heap or earliest <= self._heap[0][0]):
+            self._wake.set()
+
+    def _seconds_until_next(self, now: int) -> float | None:
+        while self._heap and self._is_stale(self._heap[0]):
+            heapq.heappop(self._heap)
+        candidates = [] if self._window_truncated else [self._window_end]
+        if self._heap and len(self._inflight) < self._settings.max_concurrent:
+            candidates.append(self._heap[0][0])
+        if not candidates:
+            return None
+        return max(min(candidates) - now, 0) / 1000
+
+    def _is_stale(self, entry: tuple[int, int, ActorRef, str, int]) -> bool:
+        due, _, ref, name, etag = entry
+        current = self._known.get((ref, name))
+        return current is None or current.etag != etag or current.due_ms != due
+
+    # -- firing ------------------------------------------------------------------------
+
+    def _launch_due(self, now: int, firings: asyncio.TaskGroup) -> None:
+        while self._heap and self._heap[0][0] <= now:
+            if len(self._inflight) >= self._settings.max_concurrent:
+                return
+            entry = heapq.heappop(self._heap)
+            if self._is_stale(entry):
+                continue
+            key = (entry[2], entry[3])
+            if key in self._inflight:
+                continue  # its firing's outcome will re-index it
+            self._inflight.add(key)
+            firings.create_task(self._fire(self._known[key]))
+
+    async def _fire(self, reminder: Reminder) -> None:
+        key = (reminder.ref, reminder.name)
+        try:
+            await self._runtime.turn(reminder.ref, self._firing_body(reminder))
+            self.fired += 1
+        except ShuttingDownError:
+            pass  # the row stays; it fires after the restart
+        except Exception:
+            logger.warning("reminder %s on %s failed; backing off", reminder.name,
+                           reminder.ref, exc_info=True)
+            await self._commit_retry(reminder)
+        finally:
+            self._inflight.discard(key)
+            if self._window_truncated:
+                self._window_truncated = False  # room was made: refill the window
+            self._wake.set()
+
+    def _firing_body(
+        self, reminder: Reminder
+    ) -> Callable[[Actor, TurnContext], Awaitable[None]]:
+        async def body(actor: Actor, ctx: TurnContext) -> None:
+            result = await actor.on_reminder(ctx, reminder.name, reminder.data)
+            if ctx.touched_reminder(reminder.ref, reminder.name):
+                return  # the turn set or deleted this reminder itself; that wins
+            self._outcome(ctx.changes, reminder, result, ctx.now_ms)
+
+        return body
+
+    def _outcome(
+        self, changes: Changes, reminder: Reminder, result: ReminderResult, now: int
+    ) -> None:
+        if result is ReminderResult.RETRY:
+            due = now + retry_delay_ms(reminder.attempts, self._settings)
+            changes.reschedule_reminder(reminder.ref, reminder.name, if_etag=reminder.etag,
+                                        due_ms=due, attempts=reminder.attempts + 1)
+        elif reminder.period_ms:
+            changes.reschedule_reminder(reminder.ref, reminder.name, if_etag=reminder.etag,
+                                        due_ms=next_period_due(reminder, now), attempts=0)
+        else:
+            changes.delete_reminder(reminder.ref, reminder.name, if_etag=reminder.etag)
+
+    async def _commit_retry(self, reminder: Reminder) -> None:
+        changes = Changes()
+        self._outcome(changes, reminder, ReminderResult.RETRY, self._clock.now_ms())
+        try:
+            await self._store.commit(changes)
+        except StoreError:
+            logger.warning("could not persist the backoff of reminder %s on %s",
+                           reminder.name, reminder.ref, exc_info=True)
+            # Keep it out of the hot path anyway: back off in memory only.
+        self._on_commit(changes)

@@ -1,0 +1,230 @@
+"""ActorRuntime: activation table, one turn at a time per actor, idle deactivation.
+
+Each turn is one store transaction. The runtime loads an actor's state on activation,
+hands the actor a ``TurnContext``, commits the context's changes once and only then
+merges them into its cache. Any failure or cancellation resets the activation (fresh actor
+instance, state reloaded from the store), so nothing a failed turn did stays in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from wfsidecar.actors.base import Actor, ActorFactory
+from wfsidecar.actors.turn import TurnContext
+from wfsidecar.clock import Clock
+from wfsidecar.errors import ActorCallCycleError, NotFoundError, ShuttingDownError
+from wfsidecar.store.base import Changes, StateStore
+from wfsidecar.types import ActorRef
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TurnBody = Callable[[Actor, TurnContext], Awaitable[T]]
+CommitListener = Callable[[Changes], None]
+
+# The actors whose turns the current task is inside of. A call back into one of them would
+# wait forever for its own lock, so it fails fast instead (Dapr makes this a deadlock
+# unless reentrancy is configured).
+_call_chain: contextvars.ContextVar[tuple[ActorRef, ...]] = contextvars.ContextVar(
+    "wfsidecar_actor_call_chain", default=()
+)
+
+
+@dataclass(slots=True, eq=False)
+class _Activation:
+    actor: Actor
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    state: dict[str, bytes] | None = None
+    # Bumped when another actor's turn writes into this actor; a turn that loaded state
+    # under an older generation must not publish its merged view over that write.
+    generation: int = 0
+    users: int = 0
+    last_used: float = 0.0
+
+
+class ActorRuntime:
+    """Hosts actors of registered types; implements ``ActorHost``."""
+
+    def __init__(self, store: StateStore, clock: Clock, *, idle_timeout: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._idle_timeout = idle_timeout
+        self._factories: dict[str, ActorFactory] = {}
+        self._table: OrderedDict[ActorRef, _Activation] = OrderedDict()
+        self._listeners: list[CommitListener] = []
+        self._etags = itertools.count(clock.now_ms() * 1000)
+        self._accepting = True
+        self._turn_tasks: dict[asyncio.Task[object], int] = {}
+        self._no_turns = asyncio.Event()
+        self._no_turns.set()
+        self._table_changed = asyncio.Event()
+
+    # -- registration ------------------------------------------------------------------
+
+    def register(self, actor_type: str, factory: ActorFactory) -> None:
+        if actor_type in self._factories:
+            raise ValueError(f"actor type {actor_type!r} is already registered")
+        self._factories[actor_type] = factory
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call ``listener(changes)`` after every committed turn (the reminder scheduler)."""
+        self._listeners.append(listener)
+
+    @property
+    def active_count(self) -> int:
+        return len(self._table)
+
+    def is_active(self, ref: ActorRef) -> bool:
+        return ref in self._table
+
+    def new_etag(self) -> int:
+        return next(self._etags)
+
+    # -- turns -------------------------------------------------------------------------
+
+    async def invoke(self, ref: ActorRef, method: str, payload: object = None) -> object:
+        async def body(actor: Actor, ctx: TurnContext) -> object:
+            return await actor.on_invoke(ctx, method, payload)
+
+        return await self.turn(ref, body)
+
+    async def turn(self, ref: ActorRef, body: TurnBody[T]) -> T:
+        """Run ``body`` as one turn of ``ref`` and commit what it changed.
+
+        Raises whatever ``body`` raises (after rolling back), plus the errors listed on
+        ``ActorHost.invoke``.
+        """
+        if not self._accepting:
+            raise ShuttingDownError("the actor runtime is draining; no new turns")
+        chain = _call_chain.get()
+        if ref in chain:
+            path = " -> ".join(str(r) for r in (*chain, ref))
+            raise ActorCallCycleError(f"actor call cycle would deadlock: {path}")
+        activation = self._activate(ref)
+        task = asyncio.current_task()
+        self._enter(task)
+        activation.users += 1
+        token = _call_chain.set((*chain, ref))
+        try:
+            async with activation.lock:
+                return await self._run_turn(ref, activation, body)
+        finally:
+            _call_chain.reset(token)
+            activation.users -= 1
+            activation.last_used = self._clock.monotonic()
+            if ref in self._table:
+                self._table.move_to_end(ref)
+            self._leave(task)
+
+    async def _run_turn(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
+        try:
+            if activation.state is None:
+                activation.state = await self._store.load_actor(ref)
+            generation = activation.generation
+            ctx = TurnContext(
+                ref, activation.state, now_ms=self._clock.now_ms(), new_etag=self.new_etag
+            )
+            result = await body(activation.actor, ctx)
+            if ctx.changes:
+                await self._store.commit(ctx.changes)
+        except BaseException:
+            # Includes cancellation: whether or not the commit landed is unknown to this
+            # cache, so the next turn starts from a fresh instance and the store's truth.
+            self._reset(ref, activation)
+            raise
+        activation.state = ctx.merged_state() if generation == activation.generation else None
+        for other in ctx.foreign_refs:
+            stale = self._table.get(other)
+            if stale is not None:
+                stale.generation += 1
+                stale.state = None
+        if ctx.changes:
+            for listener in self._listeners:
+                listener(ctx.changes)
+        return result
+
+    def _activate(self, ref: ActorRef) -> _Activation:
+        activation = self._table.get(ref)
+        if activation is None:
+            factory = self._factories.get(ref.type)
+            if factory is None:
+                raise NotFoundError(f"no actor type {ref.type!r} is registered")
+            activation = _Activation(factory(ref, self), last_used=self._clock.monotonic())
+            self._table[ref] = activation
+            if len(self._table) == 1:
+                self._table_changed.set()
+        return activation
+
+    def _reset(self, ref: ActorRef, activation: _Activation) -> None:
+        activation.actor = self._factories[ref.type](ref, self)
+        activation.state = None
+        activation.generation += 1
+
+    def _enter(self, task: asyncio.Task[object] | None) -> None:
+        if task is not None:
+            self._turn_tasks[task] = self._turn_tasks.get(task, 0) + 1
+        self._no_turns.clear()
+
+    def _leave(self, task: asyncio.Task[object] | None) -> None:
+        if task is not None:
+            left = self._turn_tasks[task] - 1
+            if left:
+                self._turn_tasks[task] = left
+            else:
+                del self._turn_tasks[task]
+        if not self._turn_tasks:
+            self._no_turns.set()
+
+    # -- idle deactivation -------------------------------------------------------------
+
+    async def run_idle_reaper(self) -> None:
+        """Drop activations idle longer than ``idle_timeout``; runs until cancelled.
+
+        One loop for the whole table: it sleeps until the least recently used activation
+        expires (the table is ordered by last use), never on a fixed tick.
+        """
+        while True:
+            if not self._table:
+                self._table_changed.clear()
+                await self._table_changed.wait()
+                continue
+            ref, activation = next(iter(self._table.items()))
+            expires = activation.last_used + self._idle_timeout
+            now = self._clock.monotonic()
+            if now < expires:
+                self._table_changed.clear()
+                await self._clock.wait(self._table_changed, expires - now)
+            elif activation.users:
+                # Busy past its idle time (a long turn or a queue of callers): it counts
+                # as used now; its turn's end refreshes it again.
+                self._table.move_to_end(ref)
+                activation.last_used = now
+            else:
+                del self._table[ref]
+                logger.debug("deactivated idle actor %s", ref)
+
+    # -- drain -------------------------------------------------------------------------
+
+    async def drain(self, deadline: float) -> None:
+        """Refuse new turns, let in-flight ones finish for ``deadline`` s, then cancel them."""
+        self._accepting = False
+        if self._no_turns.is_set():
+            return
+        logger.info("draining %d in-flight actor turns", len(self._turn_tasks))
+        try:
+            async with asyncio.timeout(deadline):
+                await self._no_turns.wait()
+        except TimeoutError:
+            tasks = list(self._turn_tasks)
+            for task in tasks:
+                task.cancel()
+            logger.warning("cancelled %d actor turns after the %.1fs drain timeout",
+                           len(tasks), deadline)
