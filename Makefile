@@ -2,8 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SOURCES := wfsidecar tests bench
 
-.PHONY: install run test lint bench proto clean
+.PHONY: install run test lint typecheck bench proto docker clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -15,22 +16,30 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 install: $(STAMP)
 
+# Starts the daemon on the embedded SQLite default (data/wfsidecar.db); Ctrl-C drains and stops.
 run: install
-	@echo "wfsidecar run is not implemented yet (issue #2); printing version"
-	$(VENV)/bin/wfsidecar version
+	$(VENV)/bin/wfsidecar run --config config/wfsidecar.yaml
 
 lint: install
-	$(VENV)/bin/ruff check wfsidecar tests
+	$(VENV)/bin/ruff check $(SOURCES)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+typecheck: install
 	$(VENV)/bin/mypy
 
 test: install lint
 	$(PY) -m pytest -q
 
 bench: install
-	@echo "no benchmarks yet (issue #2)"
+	$(PY) bench/store_commit.py
 
+# The dialect protos arrive with issue #3 (scripts/gen_protos.py).
 proto:
-	@echo "no protos yet (issue #3)"
+	@echo "no protos yet"
+
+docker:
+	docker build -t wfsidecar:dev .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data

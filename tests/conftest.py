@@ -1,0 +1,27 @@
+"""Suite-wide fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
+
+
+@pytest.fixture(autouse=True)
+def blockbuster(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
+    """Fail any blocking call made on the event loop thread (style.md §3.8).
+
+    Only async tests run an event loop; sync tests (subprocess drivers) are left alone.
+    """
+    if not request.node.get_closest_marker("asyncio") and not _is_async(request):
+        yield None
+        return
+    with blockbuster_ctx("wfsidecar") as bb:
+        yield bb
+
+
+def _is_async(request: pytest.FixtureRequest) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(request.node, "function", None))

@@ -1,0 +1,203 @@
+"""The composition root: builds every component from the config and runs the lifecycle.
+
+Start-up order (style.md §3.7): logging → store open + migrate → actor runtime →
+reminder scheduler → listeners → ready. Shutdown runs the other way: readiness goes to
+draining (health answers 503), listeners stop taking calls, the scheduler stops firing,
+in-flight turns get ``lifecycle.drain_timeout`` to finish and are cancelled after it,
+then listeners and the store close in reverse order of opening.
+
+Library code never touches signals or exits: ``serve`` takes a ``shutdown_trigger``
+awaitable; the CLI wires it to SIGTERM/SIGINT and maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from wfsidecar import logs
+from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
+from wfsidecar.actors.reminders import SchedulerSettings
+from wfsidecar.clock import Clock, SystemClock
+from wfsidecar.config import Config, RemindersConfig
+from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
+from wfsidecar.health import Phase, Readiness
+from wfsidecar.http.server import HttpListener
+from wfsidecar.server.grpc_listener import GrpcListener
+from wfsidecar.store.base import StateStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundPorts:
+    """The ports the listeners actually bound (differs from config when it said 0)."""
+
+    dapr_grpc: int
+    durabletask_grpc: int
+    http: int
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "pid": os.getpid(),
+            "dapr_grpc_port": self.dapr_grpc,
+            "durabletask_grpc_port": self.durabletask_grpc,
+            "http_port": self.http,
+        }
+
+
+class App:
+    """One daemon: ``await App(config).serve(shutdown_trigger)``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        actor_types: Mapping[str, ActorFactory] | None = None,
+        configure_logging: bool = True,
+    ) -> None:
+        """Args:
+        config: the effective configuration.
+        clock: time source; tests pass a fake one.
+        actor_types: extra actor types to host beside the built-in ones (embedding, tests).
+        configure_logging: set up wfsidecar's log handlers (off when embedded in a host
+            that already configured logging, such as pytest).
+        """
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.readiness = Readiness()
+        self.ports: BoundPorts | None = None
+        self.ready = asyncio.Event()
+        self.runtime: ActorRuntime | None = None
+        self._actor_types = dict(actor_types or {})
+        self._configure_logging = configure_logging
+
+    async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]]) -> None:
+        """Start, serve until ``shutdown_trigger()`` returns, then drain and stop.
+
+        Raises:
+            StartupError: a component could not start; everything started is unwound.
+        """
+        if self._configure_logging:
+            logs.configure(self.config.logging.level, self.config.logging.format)
+        started = time.monotonic()
+        async with AsyncExitStack() as stack:
+            store = await self._open_store(stack)
+            runtime = ActorRuntime(store, self.clock,
+                                   idle_timeout=self.config.actors.idle_timeout)
+            self.runtime = runtime
+            for actor_type, factory in self._actor_types.items():
+                runtime.register(actor_type, factory)
+            scheduler = ReminderScheduler(store, runtime, self.clock,
+                                          _scheduler_settings(self.config.reminders))
+            grpc_listeners = await self._start_grpc(stack)
+            http = await self._start_http(stack)
+            async with asyncio.TaskGroup() as loops:
+                scheduler_task = loops.create_task(scheduler.run(), name="reminders")
+                reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
+                self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http)
+                await self._set_phase(Phase.READY, grpc_listeners)
+                await self._write_ready_file(stack)
+                logger.info("wfsidecar ready in %.0f ms (ports %s)",
+                            (time.monotonic() - started) * 1000, self.ports.as_json())
+                self.ready.set()
+                await shutdown_trigger()
+                await self._drain(runtime, scheduler, grpc_listeners)
+                await scheduler_task
+                reaper.cancel()
+        logger.info("wfsidecar stopped")
+
+    async def _drain(
+        self,
+        runtime: ActorRuntime,
+        scheduler: ReminderScheduler,
+        grpc_listeners: list[GrpcListener],
+    ) -> None:
+        deadline = self.config.lifecycle.drain_timeout
+        logger.info("shutting down: draining for up to %.1fs", deadline)
+        await self._set_phase(Phase.DRAINING, grpc_listeners)
+        scheduler.stop()
+        async with asyncio.TaskGroup() as stopping:
+            for listener in grpc_listeners:
+                stopping.create_task(listener.stop(deadline))
+            stopping.create_task(runtime.drain(deadline))
+
+    async def _open_store(self, stack: AsyncExitStack) -> StateStore:
+        cfg = self.config.store
+        store: StateStore
+        if cfg.backend == "memory":
+            from wfsidecar.store.memory import MemoryStore
+
+            store = MemoryStore()
+        else:
+            from wfsidecar.store.sqlite import SqliteStore
+
+            path = Path(cfg.sqlite.path)
+            try:
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+                store = await SqliteStore.open(
+                    path,
+                    synchronous=cfg.sqlite.synchronous,
+                    busy_timeout=cfg.sqlite.busy_timeout,
+                    max_batch=cfg.sqlite.max_batch,
+                )
+            except (StoreLockedError, SchemaTooNewError) as exc:
+                raise StartupError(str(exc)) from exc
+            except (StoreError, OSError) as exc:
+                raise StartupError(f"cannot open database {path}: {exc}") from exc
+            logger.info("store: sqlite %s (synchronous=%s)", path, cfg.sqlite.synchronous)
+        stack.push_async_callback(store.close)
+        return store
+
+    async def _start_grpc(self, stack: AsyncExitStack) -> list[GrpcListener]:
+        listeners = []
+        for name, cfg in (("dapr", self.config.listeners.dapr_grpc),
+                          ("durabletask", self.config.listeners.durabletask_grpc)):
+            listener = GrpcListener(name, cfg.host, cfg.port)
+            await listener.start()
+            # Unwinding after a failed start or a drain: stop is idempotent and the grace
+            # here only matters if the drain never ran.
+            stack.push_async_callback(listener.stop, 0)
+            listeners.append(listener)
+        return listeners
+
+    async def _start_http(self, stack: AsyncExitStack) -> int:
+        cfg = self.config.listeners.http
+        listener = HttpListener(cfg.host, cfg.port, self.readiness)
+        port = await listener.start()
+        stack.push_async_callback(listener.stop)
+        return port
+
+    async def _set_phase(self, phase: Phase, grpc_listeners: list[GrpcListener]) -> None:
+        self.readiness.phase = phase
+        for listener in grpc_listeners:
+            await listener.set_phase(phase)
+
+    async def _write_ready_file(self, stack: AsyncExitStack) -> None:
+        target = self.config.listeners.ready_file
+        if not target or self.ports is None:
+            return
+        path = Path(target)
+        tmp = path.with_name(path.name + ".tmp")
+        # Written whole then renamed, so a reader never sees a partial file.
+        await asyncio.to_thread(tmp.write_text, json.dumps(self.ports.as_json()) + "\n")
+        await asyncio.to_thread(tmp.replace, path)
+        stack.push_async_callback(asyncio.to_thread, path.unlink, missing_ok=True)
+
+
+def _scheduler_settings(cfg: RemindersConfig) -> SchedulerSettings:
+    return SchedulerSettings(
+        prefetch_window=cfg.prefetch_window,
+        prefetch_limit=cfg.prefetch_limit,
+        max_concurrent=cfg.max_concurrent,
+        retry_initial=cfg.retry_initial,
+        retry_max=cfg.retry_max,
+    )

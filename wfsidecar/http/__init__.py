@@ -1,0 +1,1 @@
+"""HTTP edge (aiohttp): health now; the management API in later issues."""

@@ -1,0 +1,1 @@
+"""gRPC edge: listeners, and (from the dialect issues on) the sidecar services."""
