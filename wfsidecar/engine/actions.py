@@ -1,0 +1,300 @@
+"""OrchestratorActions → history events + outbox (protocol.md §5.2, engine.md §1.4).
+
+Completion actions (complete / continue-as-new) live in ``completion.py``; this module
+handles every action that leaves the instance running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.engine import history as h
+from wfsidecar.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleActivity:
+    """Run activity ``task_id``; ``scheduled`` is its TaskScheduled event."""
+
+    task_id: int
+    scheduled: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    """Deliver the pre-built ``fired`` event to this instance at ``fire_at_ms``."""
+
+    timer_id: int
+    fire_at_ms: int
+    fired: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    """Create instance ``instance_id`` from ``started`` (an ExecutionStarted)."""
+
+    instance_id: str
+    started: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverEvent:
+    """EventRaised for another instance; dropped silently if it is missing or terminal."""
+
+    instance_id: str
+    event: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class TerminateInstance:
+    """ExecutionTerminated for another instance (action or recursive cascade)."""
+
+    instance_id: str
+    event: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyParent:
+    """SubOrchestrationInstanceCompleted/Failed for the parent instance."""
+
+    instance_id: str
+    event: pb.HistoryEvent
+
+
+Outbox = ScheduleActivity | ScheduleTimer | StartChild | DeliverEvent | TerminateInstance | \
+    NotifyParent
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Accumulates one turn's action events and side effects."""
+
+    instance_id: str
+    started: pb.HistoryEvent  # this generation's ExecutionStarted
+    now_ms: int
+    new_execution_id: Callable[[], str]
+    events: list[pb.HistoryEvent] = field(default_factory=list)
+    outbox: list[Outbox] = field(default_factory=list)
+
+
+def own_app_id(started: pb.HistoryEvent) -> str:
+    # Same rule the Dapr SDK applies to learn ctx.app_id from ExecutionStarted.router.
+    return started.router.targetAppID or started.router.sourceAppID
+
+
+def _router(action: pb.OrchestratorAction, inner: pb.TaskRouter) -> pb.TaskRouter | None:
+    # The Dapr SDK sets the router both on the action (field 9) and inside the payload.
+    if action.HasField("router"):
+        return action.router
+    return inner if inner.ByteSize() else None
+
+
+def record_action(rec: Recorder, action: pb.OrchestratorAction, kind: str) -> None:
+    """Apply one non-completion action; raise InvalidArgumentError if it is malformed."""
+    if kind == "scheduleTask":
+        st = action.scheduleTask
+        if not st.name:
+            raise InvalidArgumentError(f"scheduleTask action {action.id} has no activity name")
+        event = h.new_event(rec.now_ms, action.id)  # eventId = action id (protocol.md §0 finding 4)
+        ts = event.taskScheduled
+        ts.name = st.name
+        if st.HasField("version"):
+            ts.version.CopyFrom(st.version)
+        if st.HasField("input"):
+            ts.input.CopyFrom(st.input)
+        ts.taskExecutionId = st.taskExecutionId
+        if st.HasField("historyPropagationScope"):  # optional: copy presence too
+            ts.historyPropagationScope = st.historyPropagationScope
+        _copy_router(event, _router(action, st.router))
+        rec.events.append(event)
+        rec.outbox.append(ScheduleActivity(action.id, event))
+    elif kind == "createTimer":
+        ct = action.createTimer
+        if not ct.HasField("fireAt"):
+            raise InvalidArgumentError(f"createTimer action {action.id} has no fireAt")
+        event = h.new_event(rec.now_ms, action.id)
+        event.timerCreated.fireAt.CopyFrom(ct.fireAt)
+        event.timerCreated.name = ct.name
+        origin = ct.WhichOneof("origin")
+        if origin is not None:  # Dapr 1.18: why the SDK created the timer (retry, event)
+            getattr(event.timerCreated, origin).CopyFrom(getattr(ct, origin))
+        rec.events.append(event)
+        rec.outbox.append(_timer(rec, event))
+    elif kind == "createSubOrchestration":
+        _create_child(rec, action)
+    elif kind == "sendEvent":
+        se = action.sendEvent
+        target = se.instance.instanceId
+        if not target or not se.name:
+            raise InvalidArgumentError(
+                f"sendEvent action {action.id} needs a target instance id and an event name")
+        event = h.new_event(rec.now_ms, action.id)
+        event.eventSent.instanceId = target
+        event.eventSent.name = se.name
+        if se.HasField("data"):
+            event.eventSent.input.CopyFrom(se.data)
+        rec.events.append(event)
+        # Deliver an EventRaised, not the raw EventSent the reference engines forward
+        # (hazard 32): SDKs only understand EventRaised.
+        data = se.data.value if se.HasField("data") else None
+        rec.outbox.append(DeliverEvent(target, h.event_raised(se.name, data, rec.now_ms)))
+    elif kind == "terminateOrchestration":
+        to = action.terminateOrchestration
+        if not to.instanceId:
+            raise InvalidArgumentError(
+                f"terminateOrchestration action {action.id} has no target instance id")
+        reason = to.reason.value if to.HasField("reason") else None
+        # Nothing goes into our own history (protocol.md §5.2 row 7).
+        rec.outbox.append(TerminateInstance(
+            to.instanceId, h.execution_terminated(reason, to.recurse, rec.now_ms)))
+    elif kind == "orchestratorVersionNotAvailable":
+        # Dapr versioning: the worker has no code for this version. Record the stall; the
+        # next applied event clears it (protocol.md §5.2 row 10).
+        name = rec.started.executionStarted.name
+        rec.events.append(h.execution_stalled(f"Version not available: {name}", rec.now_ms))
+    elif kind == "createDetachedWorkflow":
+        _create_detached(rec, action)
+    else:
+        raise InvalidArgumentError(
+            f"action {action.id} of kind {kind!r} is not supported by this sidecar")
+
+
+def record_delivered(rec: Recorder, event: pb.HistoryEvent) -> None:
+    """Side effects of scheduling events that arrived in the inbox instead of as actions.
+
+    Only a rerun (``rerun.py``) delivers these: the cloned-but-unfinished activities,
+    timers and children of the source instance must run again in the new instance.
+    """
+    kind = event.WhichOneof("eventType")
+    if kind == "taskScheduled":
+        rec.outbox.append(ScheduleActivity(event.eventId, event))
+    elif kind == "timerCreated":
+        rec.outbox.append(_timer(rec, event))
+    elif kind == "subOrchestrationInstanceCreated":
+        sc = event.subOrchestrationInstanceCreated
+        router = event.router if event.HasField("router") else None
+        rec.outbox.append(StartChild(sc.instanceId, _child_started(
+            rec, sc.instanceId, sc.name, sc.version.value or None,
+            sc.input.value if sc.HasField("input") else None, event.eventId, router)))
+
+
+# Scheduling event kind → the kinds that resolve it (matched by taskScheduledId/timerId).
+_RESOLVED_BY = {
+    "taskScheduled": ("taskCompleted", "taskFailed"),
+    "timerCreated": ("timerFired",),
+    "subOrchestrationInstanceCreated": (
+        "subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"),
+}
+_SCHEDULING_OF = {kind: sched for sched, kinds in _RESOLVED_BY.items() for kind in kinds}
+
+
+def unresolved_scheduling(events: Sequence[pb.HistoryEvent]) -> set[int]:
+    """Indexes of scheduling events whose result is not (yet) in ``events``.
+
+    Matched oldest-first per id, so an id reused by an MS-style retry pairs correctly.
+    """
+    open_by_key: dict[tuple[str, int], list[int]] = {}
+    for index, event in enumerate(events):
+        kind = event.WhichOneof("eventType")
+        if kind in _RESOLVED_BY:
+            open_by_key.setdefault((kind, event.eventId), []).append(index)
+        elif kind in _SCHEDULING_OF:
+            key_id = event.timerFired.timerId if kind == "timerFired" \
+                else resolved_task_id(event)
+            pending = open_by_key.get((_SCHEDULING_OF[kind], key_id))
+            if pending:
+                pending.pop(0)
+    return {index for pending in open_by_key.values() for index in pending}
+
+
+def resolved_task_id(event: pb.HistoryEvent) -> int:
+    """``taskScheduledId`` of a task or sub-orchestration result event."""
+    kind = event.WhichOneof("eventType")
+    assert kind is not None
+    resolution: pb.TaskCompletedEvent = getattr(event, kind)  # all share the field
+    return resolution.taskScheduledId
+
+
+def _timer(rec: Recorder, created: pb.HistoryEvent) -> ScheduleTimer:
+    fire_at = created.timerCreated.fireAt
+    fired = h.timer_fired(created.eventId, fire_at, rec.now_ms)
+    return ScheduleTimer(created.eventId, fire_at.ToMilliseconds(), fired)
+
+
+def _copy_router(event: pb.HistoryEvent, router: pb.TaskRouter | None) -> None:
+    # go copies action routers onto the events it creates (protocol.md §6).
+    if router is not None:
+        event.router.CopyFrom(router)
+
+
+def _create_child(rec: Recorder, action: pb.OrchestratorAction) -> None:
+    cs = action.createSubOrchestration
+    if not cs.name:
+        raise InvalidArgumentError(
+            f"createSubOrchestration action {action.id} has no orchestrator name")
+    # go's default child id: "<parentId>:<action id as 4 lowercase hex digits>" (§5.2 row 3).
+    child_id = cs.instanceId or f"{rec.instance_id}:{action.id:04x}"
+    router = _router(action, cs.router)
+    event = h.new_event(rec.now_ms, action.id)
+    created = event.subOrchestrationInstanceCreated
+    created.instanceId = child_id
+    created.name = cs.name
+    if cs.HasField("version"):
+        created.version.CopyFrom(cs.version)
+    if cs.HasField("input"):
+        created.input.CopyFrom(cs.input)
+    if cs.HasField("historyPropagationScope"):
+        created.historyPropagationScope = cs.historyPropagationScope
+    _copy_router(event, router)
+    rec.events.append(event)
+    input = cs.input.value if cs.HasField("input") else None
+    rec.outbox.append(StartChild(child_id, _child_started(
+        rec, child_id, cs.name, cs.version.value or None, input, action.id, router)))
+
+
+def _child_started(rec: Recorder, child_id: str, name: str, version: str | None,
+                   input: str | None, task_id: int,
+                   router: pb.TaskRouter | None) -> pb.HistoryEvent:
+    parent_es = rec.started.executionStarted
+    parent_app = (router.sourceAppID if router else "") or own_app_id(rec.started)
+    parent = pb.ParentInstanceInfo(taskScheduledId=task_id, appID=parent_app)
+    parent.name.value = parent_es.name
+    if parent_es.HasField("version"):
+        parent.version.CopyFrom(parent_es.version)
+    parent.orchestrationInstance.CopyFrom(parent_es.orchestrationInstance)
+    started = h.execution_started(
+        name=name, instance_id=child_id, execution_id=rec.new_execution_id(), input=input,
+        version=version, now_ms=rec.now_ms, parent=parent,
+        parent_trace_context=(parent_es.parentTraceContext
+                              if parent_es.HasField("parentTraceContext") else None))
+    # The child learns its app id from this router, as the parent did (protocol.md §6):
+    # the SDK prefers targetAppID, so a cross-app router names the child's app.
+    if router is not None:
+        started.router.CopyFrom(router)
+    elif parent_app:
+        started.router.sourceAppID = parent_app
+    return started
+
+
+def _create_detached(rec: Recorder, action: pb.OrchestratorAction) -> None:
+    detached = action.createDetachedWorkflow  # Dapr 1.18+ (SDK API in 1.19)
+    child_id = detached.instanceId
+    if not child_id or not detached.name:
+        raise InvalidArgumentError(
+            f"createDetachedWorkflow action {action.id} needs an instance id and a name")
+    started = h.execution_started(
+        name=detached.name, instance_id=child_id,
+        execution_id=detached.executionId.value or rec.new_execution_id(),
+        input=detached.input.value if detached.HasField("input") else None,
+        version=detached.version.value or None, now_ms=rec.now_ms,
+        scheduled_start_ms=(detached.scheduledStartTimestamp.ToMilliseconds()
+                            if detached.HasField("scheduledStartTimestamp") else None),
+        tags=dict(detached.tags),
+        app_id=detached.router.targetAppID or own_app_id(rec.started) or None)
+    event = h.new_event(rec.now_ms, action.id)
+    event.detachedWorkflowInstanceCreated.instanceId = child_id
+    rec.events.append(event)
+    # No parent link: the new instance never reports back (protocol.md §5.2 row 11).
+    rec.outbox.append(StartChild(child_id, started))

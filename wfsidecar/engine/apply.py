@@ -1,0 +1,141 @@
+"""Apply the worker's OrchestratorResponse to a turn: new history, outbox, projection.
+
+The result is everything the actor must commit atomically: the full new history (or the
+next generation's first inbox) together with the side effects, so a crash can neither
+lose nor duplicate an effect (engine.md §7 hazard 16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.engine.actions import (
+    DeliverEvent,
+    Outbox,
+    Recorder,
+    StartChild,
+    TerminateInstance,
+    record_action,
+    record_delivered,
+    unresolved_scheduling,
+)
+from wfsidecar.engine.completion import complete, completion_status, continue_as_new
+from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
+from wfsidecar.engine.turn import TurnInput
+from wfsidecar.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """One applied turn; commit ``history``/``next_inbox`` and ``outbox`` together."""
+
+    history: list[pb.HistoryEvent]  # full committed history ([] after continue-as-new)
+    continued_as_new: bool
+    next_inbox: list[pb.HistoryEvent]  # continue-as-new: [ExecutionStarted, *carryover]
+    outbox: list[Outbox]
+    custom_status: str | None
+    view: InstanceView  # after the turn; of the new generation after continue-as-new
+
+
+def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorResponse,
+                   now_ms: int, *, new_execution_id: Callable[[], str]) -> TurnResult:
+    """Turn ``response`` into history events and outbox items (protocol.md §5.2).
+
+    Raises:
+        InvalidArgumentError: the response is malformed (unknown or empty action kind,
+            bad completion status, missing required fields, wrong instance id).
+    """
+    if response.instanceId and response.instanceId != instance_id:
+        raise InvalidArgumentError(
+            f"response is for instance {response.instanceId!r}, not {instance_id!r}")
+    if not turn.new or not turn.new[0].HasField("orchestratorStarted"):
+        raise InvalidArgumentError("a turn's new events must start with OrchestratorStarted")
+    marker = turn.new[0]
+    # begin_turn may have stamped the turn ahead of the clock (timers, a stalled clock);
+    # the events this turn adds must not predate its own "now".
+    now_ms = max(now_ms, marker.timestamp.ToMilliseconds())
+    if response.HasField("version"):
+        # Dapr versioning: record the applied version/patches on this turn's marker so
+        # replays see them (protocol.md §6, OrchestratorResponse.version).
+        marker = pb.HistoryEvent()
+        marker.CopyFrom(turn.new[0])
+        marker.orchestratorStarted.version.CopyFrom(response.version)
+    generation = [*turn.past, marker, *turn.new[1:]]
+    started = next((e for e in generation if e.HasField("executionStarted")), None)
+    if started is None:
+        raise InvalidArgumentError(f"turn for {instance_id!r} has no ExecutionStarted")
+    custom_status = response.customStatus.value if response.HasField("customStatus") else None
+    rec = Recorder(instance_id, started, now_ms, new_execution_id)
+    # Scheduling events can only arrive in the inbox from a rerun; those still open are
+    # scheduled again here (rerun.py).
+    first_new = len(turn.past) + 1
+    for index in sorted(unresolved_scheduling(generation)):
+        if index >= first_new:
+            record_delivered(rec, generation[index])
+
+    actions, completion = _split(response)
+    terminate = next((e for e in generation if e.HasField("executionTerminated")), None)
+    if terminate is not None and (completion is None
+                                  or completion[1] is RuntimeStatus.CONTINUED_AS_NEW):
+        # A terminate the worker did not honour (an SDK suppressing actions while
+        # suspended, or answering with continue-as-new) is forced: terminate wins
+        # (engine.md §1.3 step 10, hazards 9 and 10). The worker's actions are void.
+        reason = terminate.executionTerminated
+        output = reason.input.value if reason.HasField("input") else None
+        complete(rec, RuntimeStatus.TERMINATED, output, None, event_id=-1,
+                 terminate=terminate, history=generation)
+        return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+
+    for action in actions:
+        record_action(rec, action, _kind(action))
+    if completion is None:
+        return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+    action, status = completion
+    co = action.completeOrchestration
+    if status is RuntimeStatus.CONTINUED_AS_NEW:
+        next_inbox = continue_as_new(rec, action, marker.timestamp.ToMilliseconds())
+        # Messages to other instances from actions before the continue-as-new still go out
+        # (protocol.md §5.2 row 6, "Caution"); this generation's own activities and timers
+        # do not: task ids restart at 0, so their results would be misattributed (hazard 6).
+        outbox: list[Outbox] = [
+            o for o in rec.outbox if isinstance(o, StartChild | DeliverEvent | TerminateInstance)]
+        view = project(instance_id, next_inbox[:1], last_updated_ms=now_ms)
+        assert view is not None
+        return TurnResult([], True, next_inbox, outbox, custom_status,
+                          replace(view, status=RuntimeStatus.RUNNING))
+    complete(rec, status, co.result.value if co.HasField("result") else None,
+             co.failureDetails if co.HasField("failureDetails") else None,
+             event_id=action.id, terminate=terminate, history=generation)
+    return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+
+
+def _kind(action: pb.OrchestratorAction) -> str:
+    kind: str | None = action.WhichOneof("orchestratorActionType")
+    if kind is None:
+        raise InvalidArgumentError(
+            f"action {action.id} has no action kind set (unknown to this sidecar's proto?)")
+    return kind
+
+
+def _split(response: pb.OrchestratorResponse) -> tuple[
+        list[pb.OrchestratorAction], tuple[pb.OrchestratorAction, RuntimeStatus] | None]:
+    """Actions before the first completion, and that completion (validated).
+
+    Anything after the first completion is ignored: a completion already applied wins,
+    including over a later continue-as-new (engine.md §1.4 fork refinements, hazard 8).
+    """
+    before: list[pb.OrchestratorAction] = []
+    for action in response.actions:
+        if _kind(action) == "completeOrchestration":
+            return before, (action, completion_status(action))
+        before.append(action)
+    return before, None
+
+
+def _result(instance_id: str, history: list[pb.HistoryEvent], rec: Recorder,
+            custom_status: str | None, now_ms: int) -> TurnResult:
+    view = project(instance_id, history, last_updated_ms=now_ms)
+    assert view is not None  # the generation has an ExecutionStarted (checked above)
+    return TurnResult(history, False, [], rec.outbox, custom_status, view)

@@ -1,0 +1,156 @@
+"""One turn: choose what the worker sees (begin_turn) and build the work-item requests.
+
+The rules are durabletask-go's ``addEvent`` and turn drop checks (engine.md §1.2, §1.3)
+plus the correlation checks the reference engines lack (engine.md §7 hazards 4-5).
+Applying the worker's answer is ``apply.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.engine import history as h
+from wfsidecar.engine.actions import resolved_task_id
+from wfsidecar.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """What one dispatch shows the worker: committed ``past`` and this turn's ``new``."""
+
+    past: list[pb.HistoryEvent]
+    new: list[pb.HistoryEvent]  # [OrchestratorStarted(now)] + accepted inbox events
+    dropped: int  # inbox events discarded (duplicates, stale, after completion)
+
+
+@dataclass(slots=True)
+class _Correlation:
+    """Ids this generation has scheduled, so stale or duplicate resolutions can be dropped."""
+
+    tasks: set[int]
+    timers: set[int]
+    fired: set[int]
+    children: set[int]
+
+    @classmethod
+    def of(cls, events: Sequence[pb.HistoryEvent]) -> _Correlation:
+        corr = cls(set(), set(), set(), set())
+        for event in events:
+            corr.accept(event)
+        return corr
+
+    def accept(self, event: pb.HistoryEvent) -> bool:
+        """Record ``event``; False if it resolves nothing this generation scheduled."""
+        kind = event.WhichOneof("eventType")
+        if kind == "taskScheduled":
+            self.tasks.add(event.eventId)
+        elif kind == "timerCreated":
+            self.timers.add(event.eventId)
+        elif kind == "subOrchestrationInstanceCreated":
+            self.children.add(event.eventId)
+        elif kind == "timerFired":
+            # Timer ids are never reused within a generation, so a second firing is a
+            # re-created reminder (hazard 4) and an unknown id is from an older generation
+            # (hazard 5). Task ids are NOT deduplicated: MS Python retries an activity under
+            # the same id (protocol.md §7 "Retries"); the actor dedupes by dispatch token.
+            timer_id = event.timerFired.timerId
+            if timer_id not in self.timers or timer_id in self.fired:
+                return False
+            self.fired.add(timer_id)
+        elif kind in ("taskCompleted", "taskFailed"):
+            return resolved_task_id(event) in self.tasks
+        elif kind in ("subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
+            return resolved_task_id(event) in self.children
+        return True
+
+
+def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent],
+               now_ms: int) -> TurnInput | None:
+    """Decide this turn's new events; None when there is nothing to dispatch.
+
+    None means the whole inbox is consumed without running the worker: the instance is
+    terminal (hazard 1), its history is invalid (no ExecutionStarted), or every inbox
+    event was dropped.
+    """
+    started = any(e.HasField("executionStarted") for e in past)
+    if past and not started:
+        return None  # invalid state: durabletask-go drops such work items (engine.md §1.3)
+    if any(e.HasField("executionCompleted") for e in past):
+        return None  # completed instances never reopen (protocol.md §5.2, hazard 1)
+    corr = _Correlation.of(past)
+    accepted: list[pb.HistoryEvent] = []
+    for event in inbox:
+        kind = event.WhichOneof("eventType")
+        if kind is None or kind == "executionCompleted":
+            continue  # only the engine writes completions, and only from an action
+        if kind == "executionStarted":
+            if started:
+                continue  # a second start is a duplicate (engine.md §1.2)
+            started = True
+        if corr.accept(event):
+            accepted.append(event)
+    if not started or not accepted:
+        return None
+    marker = h.orchestrator_started(_turn_time(past, accepted, now_ms))
+    return TurnInput(list(past), [marker, *accepted], len(inbox) - len(accepted))
+
+
+def _turn_time(past: Sequence[pb.HistoryEvent], accepted: Sequence[pb.HistoryEvent],
+               now_ms: int) -> int:
+    # The OrchestratorStarted time is the SDK's deterministic "now": it must move forward
+    # every turn (Dapr e2e test_now_with_sequence_ordering) even if the clock did not, and
+    # a timer must never fire "before" its fireAt (protocol.md §5.2 row 4).
+    floor = now_ms
+    for event in past:
+        if event.HasField("orchestratorStarted"):
+            floor = max(floor, event.timestamp.ToMilliseconds() + 1)
+    for event in accepted:
+        if event.HasField("timerFired"):
+            floor = max(floor, _ceil_ms(event.timerFired.fireAt.ToNanoseconds()))
+        elif event.HasField("executionStarted"):
+            floor = max(floor, _ceil_ms(event.timestamp.ToNanoseconds()))
+    return floor
+
+
+def _ceil_ms(nanos: int) -> int:
+    return -(-nanos // 1_000_000)
+
+
+def _started(events: Sequence[pb.HistoryEvent]) -> pb.HistoryEvent | None:
+    return next((e for e in events if e.HasField("executionStarted")), None)
+
+
+def build_orchestrator_request(instance_id: str, execution_id: str,
+                               turn: TurnInput) -> pb.OrchestratorRequest:
+    """The OrchestratorRequest work item for ``turn`` (protocol.md §6)."""
+    request = pb.OrchestratorRequest(instanceId=instance_id, pastEvents=turn.past,
+                                     newEvents=turn.new)
+    # go leaves executionId null; Dapr main sets it, and so do we (protocol.md §6 row 2).
+    request.executionId.value = execution_id
+    started = _started([*turn.past, *turn.new])
+    if started is not None and started.HasField("router"):
+        request.router.CopyFrom(started.router)  # Dapr field 7
+    return request
+
+
+def build_activity_request(instance_id: str, execution_id: str,
+                           scheduled: pb.HistoryEvent) -> pb.ActivityRequest:
+    """The ActivityRequest work item for a TaskScheduled event (protocol.md §4.2)."""
+    if not scheduled.HasField("taskScheduled"):
+        raise InvalidArgumentError(
+            f"an activity request needs a taskScheduled event, not "
+            f"{scheduled.WhichOneof('eventType')!r}")
+    ts = scheduled.taskScheduled
+    request = pb.ActivityRequest(name=ts.name, taskId=scheduled.eventId,
+                                 taskExecutionId=ts.taskExecutionId)
+    if ts.HasField("version"):
+        request.version.CopyFrom(ts.version)
+    if ts.HasField("input"):
+        request.input.CopyFrom(ts.input)
+    if ts.HasField("parentTraceContext"):
+        request.parentTraceContext.CopyFrom(ts.parentTraceContext)
+    request.orchestrationInstance.instanceId = instance_id
+    request.orchestrationInstance.executionId.value = execution_id
+    return request
