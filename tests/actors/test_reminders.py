@@ -210,3 +210,50 @@ def test_backoff_and_period_arithmetic() -> None:
     assert next_period_due(r, 10_000) == 11_000
     assert next_period_due(r, 10_999) == 11_000
     assert next_period_due(r, 15_500) == 16_000
+
+
+class Parker:
+    """Hands work elsewhere and parks its reminder until told the work is done."""
+
+    handed: list[str] = []
+
+    def __init__(self, ref: ActorRef, host: ActorHost) -> None:
+        self.ref = ref
+
+    async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
+        if method == "arm":
+            ctx.set_reminder("work", due_ms=ctx.now_ms)
+        elif method == "finish":
+            ctx.delete_reminder("work")
+        elif method == "rearm":
+            ctx.set_reminder("work", due_ms=ctx.now_ms)
+        return None
+
+    async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
+        Parker.handed.append(self.ref.id)
+        return ReminderResult.PARK
+
+
+async def test_parked_reminder_stays_stored_but_does_not_refire_until_reset(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    Parker.handed = []
+    runtime = ActorRuntime(store, clock, idle_timeout=600)
+    runtime.register("parker", Parker)
+    scheduler = ReminderScheduler(store, runtime, clock, SETTINGS)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        ref = ActorRef("parker", "p")
+        await runtime.invoke(ref, "arm")
+        for _ in range(5):
+            await step(clock, 61)  # several refill windows: still parked
+        assert Parker.handed == ["p"]
+        assert await store.get_reminder(ref, "work") is not None  # a restart would re-fire
+        await runtime.invoke(ref, "rearm")  # re-setting un-parks it
+        await step(clock, 0.1)
+        assert Parker.handed == ["p", "p"]
+        await runtime.invoke(ref, "finish")
+        assert await store.get_reminder(ref, "work") is None
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(task, 5)

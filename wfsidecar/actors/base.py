@@ -16,12 +16,17 @@ class ReminderResult(enum.Enum):
     """What a reminder firing asks the runtime to do with the reminder.
 
     ``DONE`` deletes a one-shot reminder or re-arms a periodic one; ``RETRY`` keeps it and
-    fires it again after a capped exponential backoff. Both are committed in the same
-    transaction as the turn's own state changes, so a crash cannot separate them.
+    fires it again after a capped exponential backoff; ``PARK`` keeps it as it is. The
+    outcome commits in the same transaction as the turn's own state changes, so a crash
+    cannot separate them.
     """
 
     DONE = "done"
     RETRY = "retry"
+    # Leave the reminder in the store untouched (so a restart fires it again) but do not
+    # fire it again in this process until it is re-set or the actor is reset. For work
+    # handed to something outside the turn (a worker) whose answer arrives as a later turn.
+    PARK = "park"
 
 
 class Actor(Protocol):

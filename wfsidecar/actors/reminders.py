@@ -85,6 +85,7 @@ class ReminderScheduler:
         self._heap: list[tuple[int, int, ActorRef, str, int]] = []
         self._seq = 0
         self._inflight: set[_Key] = set()
+        self._parked: set[_Key] = set()
         self._window_end = 0
         self._window_truncated = False
         self._wake = asyncio.Event()
@@ -92,6 +93,7 @@ class ReminderScheduler:
         self._stopping = False
         self.fired = 0
         runtime.add_commit_listener(self._on_commit)
+        runtime.add_reset_listener(self._on_reset)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -164,6 +166,7 @@ class ReminderScheduler:
             if isinstance(op, SetReminder):
                 reminder = op.reminder
                 self._forget((reminder.ref, reminder.name))
+                self._parked.discard((reminder.ref, reminder.name))
                 if reminder.due_ms < self._window_end:
                     self._remember(reminder)
                     earliest = min(earliest or reminder.due_ms, reminder.due_ms)
@@ -171,6 +174,7 @@ class ReminderScheduler:
                 current = self._known.get((op.ref, op.name))
                 if current is not None and op.if_etag in (None, current.etag):
                     self._forget((op.ref, op.name))
+                    self._parked.discard((op.ref, op.name))
             elif isinstance(op, RescheduleReminder):
                 current = self._known.get((op.ref, op.name))
                 if current is not None and current.etag == op.if_etag:
@@ -180,11 +184,22 @@ class ReminderScheduler:
             elif isinstance(op, DeleteActor):
                 for name in list(self._by_ref.get(op.ref, ())):
                     self._forget((op.ref, name))
+                    self._parked.discard((op.ref, name))
         if earliest is not None and (not self._heap or earliest <= self._heap[0][0]):
             self._wake.set()
 
+    def _on_reset(self, ref: ActorRef) -> None:
+        """A failed turn dropped the actor's memory: its parked reminders must fire again."""
+        for key in [k for k in self._parked if k[0] == ref]:
+            self._parked.discard(key)
+            current = self._known.get(key)
+            if current is not None:
+                self._remember(current)
+                self._wake.set()
+
     def _seconds_until_next(self, now: int) -> float | None:
-        while self._heap and self._is_stale(self._heap[0]):
+        while self._heap and (self._is_stale(self._heap[0]) or
+                              (self._heap[0][2], self._heap[0][3]) in self._parked):
             heapq.heappop(self._heap)
         candidates = [] if self._window_truncated else [self._window_end]
         if self._heap and len(self._inflight) < self._settings.max_concurrent:
@@ -208,8 +223,8 @@ class ReminderScheduler:
             if self._is_stale(entry):
                 continue
             key = (entry[2], entry[3])
-            if key in self._inflight:
-                continue  # its firing's outcome will re-index it
+            if key in self._inflight or key in self._parked:
+                continue  # its firing's outcome (or un-parking) will re-index it
             self._inflight.add(key)
             firings.create_task(self._fire(self._known[key]))
 
@@ -237,6 +252,9 @@ class ReminderScheduler:
             result = await actor.on_reminder(ctx, reminder.name, reminder.data)
             if ctx.touched_reminder(reminder.ref, reminder.name):
                 return  # the turn set or deleted this reminder itself; that wins
+            if result is ReminderResult.PARK:
+                self._parked.add((reminder.ref, reminder.name))
+                return
             self._outcome(ctx.changes, reminder, result, ctx.now_ms)
 
         return body

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TurnBody = Callable[[Actor, TurnContext], Awaitable[T]]
 CommitListener = Callable[[Changes], None]
+ResetListener = Callable[[ActorRef], None]
 
 # The actors whose turns the current task is inside of. A call back into one of them would
 # wait forever for its own lock, so it fails fast instead (Dapr makes this a deadlock
@@ -60,6 +61,7 @@ class ActorRuntime:
         self._factories: dict[str, ActorFactory] = {}
         self._table: OrderedDict[ActorRef, _Activation] = OrderedDict()
         self._listeners: list[CommitListener] = []
+        self._reset_listeners: list[ResetListener] = []
         self._etags = itertools.count(clock.now_ms() * 1000)
         self._accepting = True
         self._turn_tasks: dict[asyncio.Task[object], int] = {}
@@ -77,6 +79,10 @@ class ActorRuntime:
     def add_commit_listener(self, listener: CommitListener) -> None:
         """Call ``listener(changes)`` after every committed turn (the reminder scheduler)."""
         self._listeners.append(listener)
+
+    def add_reset_listener(self, listener: ResetListener) -> None:
+        """Call ``listener(ref)`` when a failed turn throws an actor's memory away."""
+        self._reset_listeners.append(listener)
 
     @property
     def active_count(self) -> int:
@@ -149,6 +155,8 @@ class ActorRuntime:
         if ctx.changes:
             for listener in self._listeners:
                 listener(ctx.changes)
+        for callback in ctx.after_commit:
+            callback()
         return result
 
     def _activate(self, ref: ActorRef) -> _Activation:
@@ -167,6 +175,8 @@ class ActorRuntime:
         activation.actor = self._factories[ref.type](ref, self)
         activation.state = None
         activation.generation += 1
+        for listener in self._reset_listeners:
+            listener(ref)
 
     def _enter(self, task: asyncio.Task[object] | None) -> None:
         if task is not None:

@@ -36,6 +36,7 @@ class TurnContext:
         self._new_etag = new_etag
         self._touched_reminders: set[tuple[ActorRef, str]] = set()
         self._foreign: set[ActorRef] = set()
+        self.after_commit: list[Callable[[], None]] = []
 
     # -- reads -------------------------------------------------------------------------
 
@@ -115,6 +116,21 @@ class TurnContext:
         """
         self._foreign.add(ref)
         self.changes.put(ref, key, value)
+
+    def delete_foreign(self, ref: ActorRef, key: str) -> None:
+        """Delete a key of another actor in this turn's transaction."""
+        self._foreign.add(ref)
+        self.changes.delete(ref, key)
+
+    def delete_foreign_actor(self, ref: ActorRef) -> None:
+        """Delete all state and reminders of another actor in this turn's transaction."""
+        self._foreign.add(ref)
+        self._touched_reminders.add((ref, "*"))
+        self.changes.delete_actor(ref)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this turn has committed (never if it fails)."""
+        self.after_commit.append(callback)
 
     # -- for the runtime ---------------------------------------------------------------
 
