@@ -344,3 +344,19 @@ async def test_use_after_close_raises_store_unavailable(store: StateStore) -> No
         await store.load_actor(A)
     with pytest.raises(StoreUnavailable):
         await store.reminders_due_before(100, 10)
+
+
+async def test_list_actor_ids_pages_by_cursor_and_skips_stateless(store: StateStore) -> None:
+    for name in ["c", "a", "e", "b", "d"]:
+        await put(store, ActorRef("workflow", name), metadata=b"{}")
+    await put(store, ActorRef("activity", "a#1"), req=b"x")
+    await set_reminders(store, Reminder(ActorRef("workflow", "zz-only-reminder"), "r", 1))
+    first = await store.list_actor_ids("workflow", after=None, limit=2)
+    assert first == ["a", "b"]
+    rest = await store.list_actor_ids("workflow", after=first[-1], limit=10)
+    assert rest == ["c", "d", "e"]
+    assert await store.list_actor_ids("activity", after=None, limit=10) == ["a#1"]
+    deleting = Changes()
+    deleting.delete_actor(ActorRef("workflow", "c"))
+    await store.commit(deleting)
+    assert await store.list_actor_ids("workflow", after="b", limit=10) == ["d", "e"]

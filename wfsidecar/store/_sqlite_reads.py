@@ -26,6 +26,13 @@ _DUE_BEFORE = (
 )
 _GET_REMINDER = f"{_REMINDER_COLUMNS} WHERE a.type = ? AND a.actor_id = ? AND r.name = ?"
 
+# Only actors that hold state: an actor row kept alive by reminders alone is not listed.
+_LIST_IDS = (
+    "SELECT a.actor_id FROM actors AS a WHERE a.type = ? AND a.actor_id > ?"
+    " AND EXISTS (SELECT 1 FROM actor_state AS s WHERE s.actor = a.id)"
+    " ORDER BY a.actor_id LIMIT ?"
+)
+
 _ReminderRow = tuple[str, str, str, int, int | None, bytes, int, int]
 
 
@@ -40,6 +47,12 @@ def reminders_due_before(conn: sqlite3.Connection, *, due_ms: int, limit: int) -
 def get_reminder(conn: sqlite3.Connection, *, ref: ActorRef, name: str) -> Reminder | None:
     row = conn.execute(_GET_REMINDER, (ref.type, ref.id, name)).fetchone()
     return None if row is None else _reminder(row)
+
+
+def list_actor_ids(conn: sqlite3.Connection, *, actor_type: str, after: str | None,
+                   limit: int) -> list[str]:
+    rows = conn.execute(_LIST_IDS, (actor_type, after or "", max(limit, 0))).fetchall()
+    return [row[0] for row in rows]
 
 
 def _reminder(row: _ReminderRow) -> Reminder:

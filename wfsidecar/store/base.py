@@ -183,6 +183,17 @@ class StateStore(Protocol):
         """Return one reminder, or None if it does not exist."""
         ...
 
+    async def list_actor_ids(
+        self, actor_type: str, *, after: str | None, limit: int
+    ) -> list[str]:
+        """Return up to ``limit`` ids of ``actor_type`` actors that hold state, ascending,
+        starting after ``after`` (a cursor: the last id of the previous page).
+
+        Raises:
+            StoreUnavailable: the store cannot be read right now.
+        """
+        ...
+
     async def close(self) -> None:
         """Finish pending commits and release every resource; idempotent."""
         ...

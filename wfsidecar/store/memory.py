@@ -66,6 +66,14 @@ class MemoryStore:
         self._check_open()
         return self._reminders.get(ref, {}).get(name)
 
+    async def list_actor_ids(
+        self, actor_type: str, *, after: str | None, limit: int
+    ) -> list[str]:
+        self._check_open()
+        ids = sorted(ref.id for ref, state in self._state.items()
+                     if ref.type == actor_type and state and (after is None or ref.id > after))
+        return ids[:max(limit, 0)]
+
     async def close(self) -> None:
         self._closed = True
 

@@ -163,6 +163,12 @@ class SqliteStore:
     async def get_reminder(self, ref: ActorRef, name: str) -> Reminder | None:
         return await self._read(partial(reads.get_reminder, ref=ref, name=name))
 
+    async def list_actor_ids(
+        self, actor_type: str, *, after: str | None, limit: int
+    ) -> list[str]:
+        return await self._read(
+            partial(reads.list_actor_ids, actor_type=actor_type, after=after, limit=limit))
+
     async def commit(self, changes: Changes) -> None:
         if self._closing:
             raise StoreUnavailable(f"store {self.path} is closed")
