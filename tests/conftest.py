@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
+
+from tests.daemon import REPO, Daemon
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +29,18 @@ def _is_async(request: pytest.FixtureRequest) -> bool:
     import inspect
 
     return inspect.iscoroutinefunction(getattr(request.node, "function", None))
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[object]:
+    started: list[Daemon] = []
+
+    def start(argv: list[str], **env: str) -> Daemon:
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+        daemon = Daemon(tmp_path, argv, full_env)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.close()

@@ -22,6 +22,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from wfsidecar import logs
 from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
@@ -31,7 +33,10 @@ from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreL
 from wfsidecar.health import Phase, Readiness
 from wfsidecar.http.server import HttpListener
 from wfsidecar.server.grpc_listener import GrpcListener
+from wfsidecar.server.sidecar_service import DaprSidecarService
 from wfsidecar.store.base import StateStore
+from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
+from wfsidecar.workflow.service import WorkflowService
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +82,7 @@ class App:
         self.ports: BoundPorts | None = None
         self.ready = asyncio.Event()
         self.runtime: ActorRuntime | None = None
+        self.service: WorkflowService | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
 
@@ -96,9 +102,14 @@ class App:
             self.runtime = runtime
             for actor_type, factory in self._actor_types.items():
                 runtime.register(actor_type, factory)
+            dispatcher = WorkItemDispatcher()
+            waiters = StatusWaiters()
+            register_actor_types(runtime, dispatcher, waiters, self.clock)
+            self.service = WorkflowService(runtime, store, waiters, self.clock)
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
-            grpc_listeners = await self._start_grpc(stack)
+            dapr = DaprSidecarService(self.service, dispatcher)
+            grpc_listeners = await self._start_grpc(stack, dapr.handler())
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
@@ -110,7 +121,7 @@ class App:
                             (time.monotonic() - started) * 1000, self.ports.as_json())
                 self.ready.set()
                 await shutdown_trigger()
-                await self._drain(runtime, scheduler, grpc_listeners)
+                await self._drain(runtime, scheduler, dispatcher, grpc_listeners)
                 await scheduler_task
                 reaper.cancel()
         logger.info("wfsidecar stopped")
@@ -119,12 +130,16 @@ class App:
         self,
         runtime: ActorRuntime,
         scheduler: ReminderScheduler,
+        dispatcher: WorkItemDispatcher,
         grpc_listeners: list[GrpcListener],
     ) -> None:
         deadline = self.config.lifecycle.drain_timeout
         logger.info("shutting down: draining for up to %.1fs", deadline)
         await self._set_phase(Phase.DRAINING, grpc_listeners)
         scheduler.stop()
+        # Work-item streams end now; what they held stays in the store (parked reminders)
+        # and is dispatched again after the restart.
+        dispatcher.close()
         async with asyncio.TaskGroup() as stopping:
             for listener in grpc_listeners:
                 stopping.create_task(listener.stop(deadline))
@@ -157,11 +172,14 @@ class App:
         stack.push_async_callback(store.close)
         return store
 
-    async def _start_grpc(self, stack: AsyncExitStack) -> list[GrpcListener]:
+    async def _start_grpc(self, stack: AsyncExitStack,
+                          dapr: grpc.GenericRpcHandler) -> list[GrpcListener]:
         listeners = []
         for name, cfg in (("dapr", self.config.listeners.dapr_grpc),
                           ("durabletask", self.config.listeners.durabletask_grpc)):
             listener = GrpcListener(name, cfg.host, cfg.port)
+            if name == "dapr":
+                listener.server.add_generic_rpc_handlers((dapr,))
             await listener.start()
             # Unwinding after a failed start or a drain: stop is idempotent and the grace
             # here only matters if the drain never ran.

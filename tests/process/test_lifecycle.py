@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process.conftest import BEEPER, WFSIDECAR, Daemon, daemon_args
+from tests.daemon import BEEPER, WFSIDECAR, Daemon, daemon_args
 
 pytestmark = pytest.mark.process
 

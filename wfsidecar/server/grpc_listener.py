@@ -18,7 +18,17 @@ logger = logging.getLogger(__name__)
 
 # grpc enables SO_REUSEPORT by default on Linux, which lets a second daemon bind the same
 # port and silently split the traffic. Turn it off so a taken port fails start-up.
-_BASE_OPTIONS: tuple[tuple[str, int], ...] = (("grpc.so_reuseport", 0),)
+_BASE_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.so_reuseport", 0),
+    # Dapr clients ping every 30 s, even without calls; a default server answers that with
+    # GOAWAY "too_many_pings" (protocol.md §4.5).
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    # Histories travel whole in each work item; 4 MiB is too small for long ones.
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+)
 
 
 class GrpcListener:
@@ -46,6 +56,13 @@ class GrpcListener:
             raise StartupError(f"{self.name} listener cannot bind {address}: {exc}") from exc
         if bound == 0:
             raise StartupError(f"{self.name} listener cannot bind {address}: address in use")
+        if self.host == "127.0.0.1":
+            # Clients dial "localhost", which may resolve to ::1 first; serve both loopbacks
+            # on the same port when IPv6 is available (best effort).
+            try:
+                self.server.add_insecure_port(f"[::1]:{bound}")
+            except RuntimeError:
+                logger.debug("no IPv6 loopback for %s listener", self.name)
         await self.server.start()
         self.port = bound
         logger.info("%s gRPC listener on %s:%d", self.name, self.host, bound)

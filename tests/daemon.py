@@ -1,19 +1,15 @@
-"""Helpers that run ``wfsidecar`` as a real subprocess."""
+"""Run ``wfsidecar`` as a real subprocess (process, scenario and e2e tests)."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 WFSIDECAR = [sys.executable, "-m", "wfsidecar"]
 BEEPER = [sys.executable, str(REPO / "tests" / "process" / "beeper_daemon.py")]
 
@@ -76,16 +72,3 @@ def daemon_args(tmp: Path, *extra: str) -> list[str]:
     ]
 
 
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[object]:
-    started: list[Daemon] = []
-
-    def start(argv: list[str], **env: str) -> Daemon:
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
-        daemon = Daemon(tmp_path, argv, full_env)
-        started.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in started:
-        daemon.close()

@@ -1,0 +1,81 @@
+"""ActivityActor: one per scheduled activity, id ``<instanceId>#<taskId>``.
+
+Its only state is ``activityreq-<generation>`` (the serialized ActivityRequest), written by
+the workflow turn that scheduled it, together with its ``run-activity`` reminder. Firing
+hands the request to the dispatcher and parks the reminder; the worker's result goes
+straight to the workflow actor, whose turn appends it to the inbox and deletes this
+actor's reminder in one commit. The request key is deleted by the workflow turn that
+consumes the result, so a crash in between re-runs the activity rather than losing it
+(at-least-once, engine.md §2.4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from wfsidecar import engine
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
+from wfsidecar.clock import Clock
+from wfsidecar.errors import NotFoundError
+from wfsidecar.types import ActorRef
+from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
+from wfsidecar.workflow.effects import RUN_ACTIVITY
+from wfsidecar.workflow.messages import ActivityResult
+from wfsidecar.workflow.state import WORKFLOW_ACTOR, activity_key, parse_activity_actor_id
+
+logger = logging.getLogger(__name__)
+
+
+class ActivityActor:
+    def __init__(self, ref: ActorRef, host: ActorHost, dispatcher: WorkItemDispatcher,
+                 clock: Clock) -> None:
+        self.ref = ref
+        self.instance_id, self.task_id = parse_activity_actor_id(ref.id)
+        self._host = host
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._in_flight: WorkItem | None = None
+
+    async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
+        raise NotFoundError(f"activity actor has no method {method!r}")
+
+    async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
+        if name != RUN_ACTIVITY:
+            return ReminderResult.DONE
+        if self._in_flight is not None and not self._in_flight.done:
+            return ReminderResult.PARK
+        generation = int(data.decode())
+        raw = ctx.get(activity_key(generation))
+        if raw is None:
+            return ReminderResult.DONE  # already applied or purged
+        request = pb.ActivityRequest.FromString(raw)
+        item = WorkItem("activity", self.instance_id, raw, task_id=request.taskId,
+                        on_complete=self._deliver(generation))
+        self._in_flight = item
+        self._dispatcher.submit(item)
+        return ReminderResult.PARK
+
+    def _deliver(self, generation: int) -> Callable[[WorkItem, bytes], Awaitable[None]]:
+        async def deliver(item: WorkItem, raw: bytes) -> None:
+            response = pb.ActivityResponse.FromString(raw)
+            request = pb.ActivityRequest.FromString(item.payload)
+            event = _result_event(response, request, self._clock.now_ms())
+            await self._host.invoke(ActorRef(WORKFLOW_ACTOR, self.instance_id),
+                                    "activity_result",
+                                    ActivityResult(generation, event, self.ref, item))
+
+        return deliver
+
+
+def _result_event(response: pb.ActivityResponse, request: pb.ActivityRequest,
+                  now_ms: int) -> pb.HistoryEvent:
+    # taskExecutionId carries the Dapr SDK's retry identity from request to result.
+    execution_id = request.taskExecutionId
+    if response.HasField("failureDetails"):
+        return engine.task_failed(request.taskId, response.failureDetails, now_ms,
+                                  task_execution_id=execution_id)
+    result = response.result.value if response.HasField("result") else None
+    return engine.task_completed(request.taskId, result, now_ms,
+                                 task_execution_id=execution_id)

@@ -1,0 +1,199 @@
+"""WorkItemDispatcher: the one place that holds work items handed to app workers.
+
+Actors submit work items without waiting (their turn ends; the reminder that triggered it is
+parked); gRPC streams pull them; completions come back here, are matched to the dispatch by
+completion token, and are applied by an actor turn before the worker is acknowledged. The
+gRPC layer keeps no state of its own (style.md §3.6).
+
+A stream that ends puts everything it held back at the front of the queue, so another
+worker (or the same one after reconnecting) gets it; a completion that arrives later on the
+old token is refused as stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wfsidecar.errors import NotFoundError, ShuttingDownError
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["orchestrator", "activity"]
+
+
+@dataclass(slots=True, eq=False)
+class WorkItem:
+    """One unit of work for an app worker."""
+
+    kind: Kind
+    instance_id: str
+    payload: bytes  # serialized OrchestratorRequest / ActivityRequest (dialect-neutral bytes)
+    task_id: int = -1
+    token: str = ""
+    # Applies a completion; set by the submitting actor side.
+    on_complete: Callable[[WorkItem, bytes], Awaitable[None]] | None = field(
+        default=None, repr=False
+    )
+    stream: int | None = None
+    attempts: int = 0
+    done: bool = False
+
+
+class WorkItemDispatcher:
+    """Queue of undispatched work plus the map of dispatched-but-uncompleted items."""
+
+    def __init__(self) -> None:
+        self._queue: deque[WorkItem] = deque()
+        # Streams waiting for work; an item is handed straight to the first of them.
+        self._waiters: deque[asyncio.Future[WorkItem]] = deque()
+        self._pending: dict[str, WorkItem] = {}
+        self._by_stream: dict[int, set[str]] = {}
+        self._stream_ids = itertools.count(1)
+        self._token_prefix = secrets.token_hex(4)
+        self._token_seq = itertools.count(1)
+        self._closed = False
+
+    # -- actor side --------------------------------------------------------------------
+
+    def submit(self, item: WorkItem) -> None:
+        """Queue ``item`` for the next worker that asks (never blocks)."""
+        self._hand(item, front=False)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    # -- stream side -------------------------------------------------------------------
+
+    def open_stream(self) -> int:
+        stream = next(self._stream_ids)
+        self._by_stream[stream] = set()
+        return stream
+
+    async def next(self, stream: int) -> WorkItem:
+        """Wait for the next work item and record it as dispatched on ``stream``.
+
+        Raises:
+            ShuttingDownError: the dispatcher is closing.
+        """
+        if self._closed:
+            raise ShuttingDownError("wfsidecar is shutting down")
+        if self._queue:
+            item = self._queue.popleft()
+        else:
+            waiter: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                item = await waiter
+            except asyncio.CancelledError:
+                # Handed an item in the same tick the stream went away: keep it.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._hand(waiter.result(), front=True)
+                raise
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        # A fresh token per dispatch: a completion for an earlier dispatch of the same
+        # work (before a stream broke) must not be applied (protocol.md §4.3).
+        item.token = f"{self._token_prefix}-{next(self._token_seq)}"
+        item.stream = stream
+        item.attempts += 1
+        self._pending[item.token] = item
+        self._by_stream.setdefault(stream, set()).add(item.token)
+        return item
+
+    def release(self, stream: int) -> None:
+        """The stream ended: put what it held back at the front of the queue."""
+        tokens = self._by_stream.pop(stream, set())
+        items = [self._pending.pop(t) for t in tokens if t in self._pending]
+        for item in sorted(items, key=lambda i: i.token, reverse=True):
+            item.stream = None
+            self._hand(item, front=True)
+        if items:
+            logger.info("worker stream %d closed; re-queued %d work items", stream, len(items))
+
+    async def complete(self, kind: Kind, token: str, instance_id: str, task_id: int,
+                       result: bytes) -> None:
+        """Apply a worker's result for a dispatched item, then forget the item.
+
+        Raises:
+            NotFoundError: no dispatch matches (stale token, already completed, unknown).
+            Whatever applying the result raises (the item then stays dispatched).
+        """
+        item = self._find(kind, token, instance_id, task_id)
+        assert item.on_complete is not None
+        # Claim it first: a duplicate completion racing this one must find nothing, or an
+        # activity result could be appended twice.
+        self._forget(item)
+        try:
+            await item.on_complete(item, result)
+        except BaseException:
+            self._restore(item)
+            raise
+        item.done = True
+
+    def abandon(self, kind: Kind, token: str, instance_id: str, task_id: int) -> None:
+        """The worker gave the item back: re-queue it."""
+        item = self._find(kind, token, instance_id, task_id)
+        self._forget(item)
+        item.stream = None
+        self._hand(item, front=False)
+
+    def close(self) -> None:
+        """End every waiting stream; undelivered work stays in the store for next start."""
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _find(self, kind: Kind, token: str, instance_id: str, task_id: int) -> WorkItem:
+        item = self._pending.get(token) if token else None
+        if item is None and not token:
+            # Clients that do not echo tokens: match the single dispatch of that task.
+            item = next((i for i in self._pending.values() if i.kind == kind
+                         and i.instance_id == instance_id
+                         and (kind == "orchestrator" or i.task_id == task_id)), None)
+        if item is None or item.kind != kind or item.instance_id != instance_id:
+            raise NotFoundError(
+                f"unknown instance ID/task ID combo: {instance_id}/{task_id} "
+                "(the work item was already completed or re-dispatched)"
+            )
+        return item
+
+    def _restore(self, item: WorkItem) -> None:
+        if item.stream is not None and item.stream in self._by_stream:
+            self._pending[item.token] = item
+            self._by_stream[item.stream].add(item.token)
+        else:
+            item.stream = None
+            self._hand(item, front=True)
+
+    def _forget(self, item: WorkItem) -> None:
+        self._pending.pop(item.token, None)
+        if item.stream is not None:
+            self._by_stream.get(item.stream, set()).discard(item.token)
+
+    def _hand(self, item: WorkItem, *, front: bool) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        if front:
+            self._queue.appendleft(item)
+        else:
+            self._queue.append(item)

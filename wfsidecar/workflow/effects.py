@@ -1,0 +1,81 @@
+"""A turn's side effects, written into the turn's own transaction.
+
+Each effect becomes durable state or a reminder on the target actor, committed together
+with the history that caused it: an activity request under the activity actor's key plus
+its ``run-activity`` reminder; a durable timer as a reminder on the workflow itself; a
+message to another instance (child start, event, termination, parent notification) as an
+``evt-*`` reminder on that instance, carrying the HistoryEvent as data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from wfsidecar import engine
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.actors import TurnContext
+from wfsidecar.types import ActorRef
+from wfsidecar.workflow.state import (
+    ACTIVITY_ACTOR,
+    WORKFLOW_ACTOR,
+    activity_actor_id,
+    activity_key,
+)
+
+RUN_ACTIVITY = "run-activity"
+
+
+def activity_ref(instance_id: str, task_id: int) -> ActorRef:
+    return ActorRef(ACTIVITY_ACTOR, activity_actor_id(instance_id, task_id))
+
+
+def send(ctx: TurnContext, target_instance: str, event: pb.HistoryEvent) -> None:
+    """Deliver ``event`` to another workflow instance, durably with this turn."""
+    ctx.set_reminder(f"evt-{uuid.uuid4().hex[:12]}", due_ms=ctx.now_ms,
+                     data=event.SerializeToString(),
+                     ref=ActorRef(WORKFLOW_ACTOR, target_instance))
+
+
+def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generation: int,
+                 outbox: Iterable[engine.Outbox]) -> None:
+    for item in outbox:
+        if isinstance(item, engine.ScheduleActivity):
+            request = engine.build_activity_request(instance_id, execution_id, item.scheduled)
+            target = activity_ref(instance_id, item.task_id)
+            ctx.put_foreign(target, activity_key(generation), request.SerializeToString())
+            ctx.set_reminder(RUN_ACTIVITY, due_ms=ctx.now_ms,
+                             data=str(generation).encode(), ref=target)
+        elif isinstance(item, engine.ScheduleTimer):
+            ctx.set_reminder(f"timer-{generation}-{item.timer_id}", due_ms=item.fire_at_ms,
+                             data=item.fired.SerializeToString())
+        elif isinstance(item, engine.StartChild | engine.DeliverEvent |
+                        engine.TerminateInstance | engine.NotifyParent):
+            target_id = item.instance_id
+            event = item.started if isinstance(item, engine.StartChild) else item.event
+            send(ctx, target_id, event)
+        else:  # pragma: no cover - the engine's Outbox union is closed
+            raise AssertionError(f"unknown outbox item {item!r}")
+
+
+def release_consumed_activities(ctx: TurnContext, instance_id: str, generation: int,
+                                consumed: Sequence[pb.HistoryEvent]) -> None:
+    """Results applied by this turn: their activity actors' request keys go with it."""
+    for event in consumed:
+        if event.HasField("taskCompleted"):
+            task_id = event.taskCompleted.taskScheduledId
+        elif event.HasField("taskFailed"):
+            task_id = event.taskFailed.taskScheduledId
+        else:
+            continue
+        ctx.delete_foreign(activity_ref(instance_id, task_id), activity_key(generation))
+
+
+def delete_open_activities(ctx: TurnContext, instance_id: str, generation: int,
+                           history: Sequence[pb.HistoryEvent]) -> None:
+    """Purge: remove activity actors whose result never arrived (force purge)."""
+    done = {e.taskCompleted.taskScheduledId for e in history if e.HasField("taskCompleted")}
+    done |= {e.taskFailed.taskScheduledId for e in history if e.HasField("taskFailed")}
+    for event in history:
+        if event.HasField("taskScheduled") and event.eventId not in done:
+            ctx.delete_foreign_actor(activity_ref(instance_id, event.eventId))

@@ -1,0 +1,221 @@
+"""WorkflowService: the one façade that every edge (gRPC, HTTP, CLI) calls.
+
+Each method turns a client request into calls on workflow actors; it validates input and
+raises ``wfsidecar.errors`` classes that the edges map to wire statuses. Methods return
+only after the change is committed (durability first).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from wfsidecar import engine
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.actors import ActorHost
+from wfsidecar.clock import Clock
+from wfsidecar.engine import RuntimeStatus
+from wfsidecar.errors import InvalidArgumentError, NotFoundError
+from wfsidecar.store.base import StateStore
+from wfsidecar.types import validate_instance_id
+from wfsidecar.workflow.messages import (
+    CloneCommand,
+    CreateCommand,
+    InstanceSnapshot,
+    PurgeCommand,
+    PurgeOutcome,
+)
+from wfsidecar.workflow.state import WORKFLOW_ACTOR
+from wfsidecar.workflow.waiters import StatusWaiters
+from wfsidecar.workflow.workflow_actor import workflow_ref
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """A request to create (or, for a terminal instance, replace) a workflow instance."""
+
+    name: str
+    instance_id: str = ""
+    input: str | None = None
+    version: str | None = None
+    scheduled_start_ms: int | None = None
+    execution_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    parent_trace_context: pb.TraceContext | None = None
+    enforce_unique: bool = False
+
+
+class WorkflowService:
+    def __init__(self, host: ActorHost, store: StateStore, waiters: StatusWaiters,
+                 clock: Clock, *, app_id: str | None = None) -> None:
+        self._host = host
+        self._store = store
+        self._waiters = waiters
+        self._clock = clock
+        self._app_id = app_id
+
+    async def start(self, request: StartRequest) -> str:
+        """Create an instance; return its id once the creation is committed.
+
+        Raises:
+            InvalidArgumentError: bad id or missing name.
+            AlreadyExistsError: an active instance has this id (or a terminal one and
+                ``enforce_unique``).
+        """
+        instance_id = request.instance_id or uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        if not request.name:
+            raise InvalidArgumentError("a workflow name is required")
+        now = self._clock.now_ms()
+        scheduled = request.scheduled_start_ms
+        if scheduled is not None and scheduled <= now:
+            scheduled = None  # JS sends epoch 0 for "no schedule" (protocol.md §3.2)
+        started = engine.execution_started(
+            name=request.name, instance_id=instance_id,
+            execution_id=request.execution_id or uuid.uuid4().hex, input=request.input,
+            version=request.version or None, now_ms=now, scheduled_start_ms=scheduled,
+            parent_trace_context=request.parent_trace_context, tags=request.tags,
+            app_id=self._app_id)
+        await self._host.invoke(workflow_ref(instance_id), "create",
+                                CreateCommand(started, scheduled, request.enforce_unique))
+        return instance_id
+
+    async def get(self, instance_id: str) -> InstanceSnapshot | None:
+        """The instance's current snapshot, or None if it does not exist."""
+        if not instance_id:
+            raise InvalidArgumentError("an instance id is required")
+        result = await self._host.invoke(workflow_ref(instance_id), "snapshot")
+        assert result is None or isinstance(result, InstanceSnapshot)
+        return result
+
+    async def wait_for_start(self, instance_id: str) -> InstanceSnapshot | None:
+        """Wait until the instance has left PENDING (None at once if it does not exist)."""
+        return await self._waiters.wait(
+            instance_id,
+            lambda s: s is None or s.view.status is not RuntimeStatus.PENDING,
+            lambda: self.get(instance_id))
+
+    async def wait_for_completion(self, instance_id: str) -> InstanceSnapshot | None:
+        """Wait until the instance is terminal (None at once if it does not exist)."""
+        return await self._waiters.wait(
+            instance_id, lambda s: s is None or s.view.status in engine.TERMINAL,
+            lambda: self.get(instance_id))
+
+    async def raise_event(self, instance_id: str, name: str, data: str | None) -> None:
+        """Queue an external event. Raises NotFoundError for an unknown instance."""
+        if not name:
+            raise InvalidArgumentError("an event name is required")
+        await self._add(instance_id, engine.event_raised(name, data, self._clock.now_ms()))
+
+    async def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
+        """Terminate; with ``recursive`` the children are terminated when it completes."""
+        snapshot = await self.get(instance_id)
+        if snapshot is None:
+            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        if snapshot.view.status in engine.TERMINAL:
+            return
+        await self._add(instance_id, engine.execution_terminated(
+            output, recursive, self._clock.now_ms()))
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        await self._add(instance_id, engine.execution_suspended(reason, self._clock.now_ms()))
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        await self._add(instance_id, engine.execution_resumed(reason, self._clock.now_ms()))
+
+    async def purge(self, instance_id: str, *, recursive: bool, force: bool = False) -> int:
+        """Delete a terminal instance (and with ``recursive`` its children); return count.
+
+        Raises:
+            FailedPreconditionError: the instance is not terminal and ``force`` is off.
+        """
+        if not instance_id:
+            raise InvalidArgumentError("an instance id is required")
+        children: tuple[str, ...] = ()
+        if recursive:
+            snapshot = await self.get(instance_id)
+            if snapshot is not None and (force or snapshot.view.status in engine.TERMINAL):
+                children = snapshot.view.child_instance_ids
+        count = 0
+        for child in children:
+            # The parent is finished and going away; a child still winding down (a
+            # recursive terminate reaches it one turn later) goes with it rather than
+            # failing the whole purge (durabletask-dapr e2e test_terminate_recursive).
+            count += await self.purge(child, recursive=True, force=True)
+        outcome = await self._host.invoke(workflow_ref(instance_id), "purge",
+                                          PurgeCommand(force))
+        assert isinstance(outcome, PurgeOutcome)
+        return count + (1 if outcome.purged else 0)
+
+    async def purge_by_filter(self, *, created_from_ms: int | None, created_to_ms: int | None,
+                              statuses: frozenset[RuntimeStatus]) -> int:
+        """Purge every terminal instance created in [from, to) whose status matches."""
+        count = 0
+        async for instance_id in self._all_ids():
+            snapshot = await self.get(instance_id)
+            if snapshot is None or snapshot.view.status not in engine.TERMINAL:
+                continue
+            view = snapshot.view
+            if statuses and view.status not in statuses:
+                continue
+            if created_from_ms is not None and view.created_ms < created_from_ms:
+                continue
+            if created_to_ms is not None and view.created_ms >= created_to_ms:
+                continue
+            count += await self.purge(instance_id, recursive=False)
+        return count
+
+    async def list_instance_ids(self, page_size: int,
+                                continuation: str | None) -> tuple[list[str], str | None]:
+        """One page of instance ids in id order; the token is the last id returned."""
+        if page_size < 0:
+            raise InvalidArgumentError(f"page size must not be negative, got {page_size}")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        ids = await self._store.list_actor_ids(WORKFLOW_ACTOR, after=continuation or None,
+                                               limit=size + 1)
+        more = len(ids) > size
+        ids = ids[:size]
+        return ids, (ids[-1] if more and ids else None)
+
+    async def history(self, instance_id: str) -> tuple[pb.HistoryEvent, ...]:
+        snapshot = await self.get(instance_id)
+        if snapshot is None:
+            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        return snapshot.history
+
+    async def rerun_from_event(self, source_id: str, event_id: int, *, new_instance_id: str,
+                               overwrite_input: bool, new_input: str | None) -> str:
+        """Start a copy of ``source_id`` that re-runs the activity scheduled as ``event_id``.
+
+        Raises:
+            NotFoundError: no source instance.
+            InvalidArgumentError: ``event_id`` is not an activity of the source.
+        """
+        history = await self.history(source_id)
+        instance_id = new_instance_id or uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        inbox = engine.rerun_history(
+            history, event_id, new_instance_id=instance_id,
+            new_execution_id=uuid.uuid4().hex, overwrite_input=overwrite_input,
+            input=new_input, now_ms=self._clock.now_ms())
+        await self._host.invoke(workflow_ref(instance_id), "clone", CloneCommand(tuple(inbox)))
+        return instance_id
+
+    async def _add(self, instance_id: str, event: pb.HistoryEvent) -> None:
+        if not instance_id:
+            raise InvalidArgumentError("an instance id is required")
+        await self._host.invoke(workflow_ref(instance_id), "add_event", event)
+
+    async def _all_ids(self) -> AsyncIterator[str]:
+        after: str | None = None
+        while True:
+            page = await self._store.list_actor_ids(WORKFLOW_ACTOR, after=after, limit=500)
+            for instance_id in page:
+                yield instance_id
+            if len(page) < 500:
+                return
+            after = page[-1]

@@ -1,0 +1,108 @@
+"""The workflow actor's state layout, exactly as Dapr's actor backend keeps it.
+
+Keys per workflow actor (id = instance id), engine.md §2.1:
+  ``inbox-NNNNNN``    one serialized HistoryEvent per key, waiting for the next turn
+  ``history-NNNNNN``  one serialized HistoryEvent per key, the committed history
+  ``customStatus``    the custom status as a JSON string
+  ``metadata``        JSON ``{"inboxLength", "historyLength", "generation"}``
+Activity actors (id ``<instanceId>#<taskId>``) hold one key, ``activityreq-<generation>``.
+
+Only keys whose position changed are rewritten, so a turn that appends three events writes
+three history keys plus ``metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.actors import TurnContext
+
+WORKFLOW_ACTOR = "dapr.internal.wfengine.workflow"
+ACTIVITY_ACTOR = "dapr.internal.wfengine.activity"
+
+
+def inbox_key(i: int) -> str:
+    return f"inbox-{i:06d}"
+
+
+def history_key(i: int) -> str:
+    return f"history-{i:06d}"
+
+
+def activity_key(generation: int) -> str:
+    return f"activityreq-{generation}"
+
+
+def activity_actor_id(instance_id: str, task_id: int) -> str:
+    return f"{instance_id}#{task_id}"
+
+
+def parse_activity_actor_id(actor_id: str) -> tuple[str, int]:
+    # Split on the LAST '#': instance ids may not contain it, but be strict anyway.
+    instance_id, _, task = actor_id.rpartition("#")
+    return instance_id, int(task)
+
+
+def _parse(raw: bytes) -> pb.HistoryEvent:
+    event = pb.HistoryEvent()
+    event.ParseFromString(raw)
+    return event
+
+
+class WorkflowState:
+    """Parsed workflow actor state plus the write-back of what a turn changed."""
+
+    def __init__(self, inbox: list[pb.HistoryEvent], history: list[pb.HistoryEvent],
+                 custom_status: str | None, generation: int) -> None:
+        self.inbox = inbox
+        self.history = history
+        self.custom_status = custom_status
+        self.generation = generation
+
+    @property
+    def exists(self) -> bool:
+        return self.generation > 0
+
+    @classmethod
+    def load(cls, ctx: TurnContext) -> WorkflowState:
+        raw_meta = ctx.get("metadata")
+        if raw_meta is None:
+            return cls([], [], None, 0)
+        meta = json.loads(raw_meta)
+        inbox = [_parse(ctx.get(inbox_key(i)) or b"") for i in range(meta["inboxLength"])]
+        history = [_parse(ctx.get(history_key(i)) or b"") for i in range(meta["historyLength"])]
+        raw_status = ctx.get("customStatus")
+        custom = json.loads(raw_status) if raw_status else None
+        return cls(inbox, history, custom or None, int(meta["generation"]))
+
+    def save(self, ctx: TurnContext, before: WorkflowState | None) -> None:
+        """Write what differs from ``before`` (None = write everything)."""
+        old_inbox = before.inbox if before else []
+        old_history = before.history if before else []
+        _write_list(ctx, inbox_key, old_inbox, self.inbox)
+        _write_list(ctx, history_key, old_history, self.history)
+        old_custom = before.custom_status if before else None
+        if self.custom_status != old_custom or before is None:
+            if self.custom_status is None:
+                ctx.delete("customStatus")
+            else:
+                ctx.put("customStatus", json.dumps(self.custom_status).encode())
+        meta = {"inboxLength": len(self.inbox), "historyLength": len(self.history),
+                "generation": self.generation}
+        ctx.put("metadata", json.dumps(meta, separators=(",", ":")).encode())
+
+    def copy(self) -> WorkflowState:
+        return WorkflowState(list(self.inbox), list(self.history), self.custom_status,
+                             self.generation)
+
+
+def _write_list(ctx: TurnContext, key: object, old: Sequence[pb.HistoryEvent],
+                new: Sequence[pb.HistoryEvent]) -> None:
+    assert callable(key)
+    for i, event in enumerate(new):
+        if i >= len(old) or (old[i] is not event and old[i] != event):
+            ctx.put(key(i), event.SerializeToString())
+    for i in range(len(new), len(old)):
+        ctx.delete(key(i))

@@ -1,0 +1,291 @@
+"""WorkflowActor: one per workflow instance, the turn algorithm of engine.md §2 made atomic.
+
+Differences from Dapr's actor backend, each closing a class of its reported bugs:
+- Every side effect of a turn (activity requests, timers, child starts, events to other
+  instances, parent notifications) is written in the turn's own transaction, as state of
+  the target actor or as a reminder on it. Nothing is sent before the commit, so a crash
+  can neither lose nor duplicate an effect (engine.md §2.1 "side effects before commit").
+- The actor does not hold its turn while the app's worker runs the orchestrator: the
+  dispatch is handed to the WorkItemDispatcher and the ``run`` reminder is parked. Events
+  keep arriving in the inbox meanwhile; the worker's answer is applied by a later turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from wfsidecar import engine
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
+from wfsidecar.engine import RuntimeStatus
+from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
+from wfsidecar.types import ActorRef
+from wfsidecar.workflow import effects
+from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
+from wfsidecar.workflow.messages import (
+    ActivityResult,
+    CloneCommand,
+    Completion,
+    CreateCommand,
+    InstanceSnapshot,
+    PurgeCommand,
+    PurgeOutcome,
+)
+from wfsidecar.workflow.state import WORKFLOW_ACTOR, WorkflowState, activity_key
+
+logger = logging.getLogger(__name__)
+
+RUN = "run"
+ChangeListener = Callable[[str, InstanceSnapshot | None], None]
+
+
+@dataclass(slots=True)
+class _Dispatch:
+    item: WorkItem
+    turn: engine.TurnInput
+    consumed: int  # inbox events this dispatch covers
+
+
+class WorkflowActor:
+    def __init__(self, ref: ActorRef, host: ActorHost, dispatcher: WorkItemDispatcher,
+                 on_change: ChangeListener) -> None:
+        self.ref = ref
+        self.instance_id = ref.id
+        self._host = host
+        self._dispatcher = dispatcher
+        self._on_change = on_change
+        self._state: WorkflowState | None = None
+        self._dispatch: _Dispatch | None = None
+
+    # -- calls -------------------------------------------------------------------------
+
+    async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
+        state = self._load(ctx)
+        if method == "snapshot":
+            return self._snapshot(state)
+        if method == "create":
+            assert isinstance(payload, CreateCommand)
+            self._create(ctx, state, payload)
+            return None
+        if method == "clone":
+            assert isinstance(payload, CloneCommand)
+            self._clone(ctx, state, payload)
+            return None
+        if method == "add_event":
+            assert isinstance(payload, pb.HistoryEvent)
+            if not state.exists:
+                raise NotFoundError(f"no workflow instance with ID '{self.instance_id}'")
+            self._accept(ctx, state, payload)
+            return None
+        if method == "complete":
+            assert isinstance(payload, Completion)
+            self._complete(ctx, state, payload)
+            return None
+        if method == "activity_result":
+            assert isinstance(payload, ActivityResult)
+            self._activity_result(ctx, state, payload)
+            return None
+        if method == "purge":
+            assert isinstance(payload, PurgeCommand)
+            return self._purge(ctx, state, payload)
+        raise NotFoundError(f"workflow actor has no method {method!r}")
+
+    async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
+        state = self._load(ctx)
+        if name == RUN:
+            return self._run(ctx, state)
+        if name.startswith("timer-"):
+            generation = int(name.split("-")[1])
+            if state.exists and generation == state.generation:
+                self._accept(ctx, state, pb.HistoryEvent.FromString(data))
+            return ReminderResult.DONE
+        if name.startswith("evt-"):
+            event = pb.HistoryEvent.FromString(data)
+            if event.HasField("executionStarted"):
+                self._create_child(ctx, state, event)
+            elif state.exists:
+                self._accept(ctx, state, event)
+            return ReminderResult.DONE
+        logger.warning("workflow %s: unknown reminder %s dropped", self.instance_id, name)
+        return ReminderResult.DONE
+
+    # -- state ---------------------------------------------------------------------
+
+    def _load(self, ctx: TurnContext) -> WorkflowState:
+        if self._state is None:
+            self._state = WorkflowState.load(ctx)
+        return self._state
+
+    def _view(self, state: WorkflowState) -> engine.InstanceView | None:
+        if state.history:
+            return engine.project(self.instance_id, state.history)
+        started = next((e for e in state.inbox if e.HasField("executionStarted")), None)
+        if started is None:
+            return None
+        view = engine.project(self.instance_id, [started])
+        return replace(view, status=RuntimeStatus.PENDING) if view else None
+
+    def _snapshot(self, state: WorkflowState) -> InstanceSnapshot | None:
+        view = self._view(state) if state.exists else None
+        if view is None:
+            return None
+        return InstanceSnapshot(view, state.custom_status, tuple(state.history))
+
+    def _terminal(self, state: WorkflowState) -> bool:
+        view = self._view(state)
+        return view is not None and view.status in engine.TERMINAL
+
+    def _publish(self, ctx: TurnContext, state: WorkflowState) -> None:
+        snapshot = self._snapshot(state)
+        ctx.on_commit(lambda: self._on_change(self.instance_id, snapshot))
+
+    # -- create / accept ---------------------------------------------------------------
+
+    def _create(self, ctx: TurnContext, state: WorkflowState, cmd: CreateCommand) -> None:
+        if state.exists:
+            terminal = self._terminal(state)
+            if not terminal or cmd.enforce_unique:
+                kind = "an active" if not terminal else "a"
+                raise AlreadyExistsError(
+                    f"{kind} workflow with ID '{self.instance_id}' already exists")
+        before = state.copy()
+        self._reset(ctx, state)
+        state.inbox = [cmd.started]
+        state.save(ctx, before)
+        due = max(cmd.start_at_ms or 0, ctx.now_ms)
+        ctx.set_reminder(RUN, due_ms=due)
+        self._publish(ctx, state)
+
+    def _clone(self, ctx: TurnContext, state: WorkflowState, cmd: CloneCommand) -> None:
+        if state.exists:
+            raise AlreadyExistsError(f"a workflow with ID '{self.instance_id}' already exists")
+        before = state.copy()
+        self._reset(ctx, state)
+        state.inbox = list(cmd.inbox)
+        state.save(ctx, before)
+        ctx.set_reminder(RUN, due_ms=ctx.now_ms)
+        self._publish(ctx, state)
+
+    def _create_child(self, ctx: TurnContext, state: WorkflowState,
+                      started: pb.HistoryEvent) -> None:
+        if state.exists and not self._terminal(state):
+            logger.warning("child workflow %s already running; create dropped", self.instance_id)
+            return
+        self._create(ctx, state, CreateCommand(started, None))
+
+    def _reset(self, ctx: TurnContext, state: WorkflowState) -> None:
+        state.inbox, state.history, state.custom_status = [], [], None
+        state.generation += 1
+        self._dispatch = None
+
+    def _accept(self, ctx: TurnContext, state: WorkflowState, event: pb.HistoryEvent) -> None:
+        """Queue an event for the next turn (dropped once the instance is terminal)."""
+        if self._terminal(state):
+            return
+        before = state.copy()
+        state.inbox.append(event)
+        state.save(ctx, before)
+        if not self._waiting_for_scheduled_start(state, ctx.now_ms):
+            ctx.set_reminder(RUN, due_ms=ctx.now_ms)
+
+    def _waiting_for_scheduled_start(self, state: WorkflowState, now_ms: int) -> bool:
+        if state.history or not state.inbox:
+            return False
+        started = state.inbox[0].executionStarted
+        if not state.inbox[0].HasField("executionStarted"):
+            return False
+        when = started.scheduledStartTimestamp.ToMilliseconds()
+        return started.HasField("scheduledStartTimestamp") and when > now_ms
+
+    # -- turns ---------------------------------------------------------------------
+
+    def _run(self, ctx: TurnContext, state: WorkflowState) -> ReminderResult:
+        if self._dispatch is not None:
+            return ReminderResult.PARK  # the worker's answer will re-arm it
+        if not state.exists or not state.inbox:
+            return ReminderResult.DONE
+        if self._waiting_for_scheduled_start(state, ctx.now_ms):
+            when = state.inbox[0].executionStarted.scheduledStartTimestamp.ToMilliseconds()
+            ctx.set_reminder(RUN, due_ms=when)
+            return ReminderResult.DONE
+        turn = engine.begin_turn(state.history, state.inbox, ctx.now_ms)
+        if turn is None:
+            before = state.copy()
+            state.inbox = []
+            state.save(ctx, before)
+            return ReminderResult.DONE
+        view = self._view(state)
+        execution_id = view.execution_id if view else ""
+        request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
+        item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
+                        on_complete=self._deliver_completion)
+        self._dispatch = _Dispatch(item, turn, len(state.inbox))
+        self._dispatcher.submit(item)
+        return ReminderResult.PARK
+
+    async def _deliver_completion(self, item: WorkItem, response: bytes) -> None:
+        await self._host.invoke(self.ref, "complete", Completion(item, response))
+
+    def _complete(self, ctx: TurnContext, state: WorkflowState, completion: Completion) -> None:
+        dispatch = self._dispatch
+        if dispatch is None or dispatch.item is not completion.item:
+            raise NotFoundError(
+                f"unknown instance ID/task ID combo: {self.instance_id} (stale completion)")
+        response = pb.OrchestratorResponse.FromString(completion.response)
+        result = engine.apply_response(self.instance_id, dispatch.turn, response, ctx.now_ms,
+                                       new_execution_id=lambda: uuid.uuid4().hex)
+        before = state.copy()
+        consumed = state.inbox[:dispatch.consumed]
+        state.inbox = state.inbox[dispatch.consumed:]
+        if result.continued_as_new:
+            state.history = []
+            state.generation += 1
+            state.inbox = [*result.next_inbox, *state.inbox]
+        else:
+            state.history = list(result.history)
+        state.custom_status = result.custom_status
+        terminal = self._terminal(state)
+        if terminal:
+            state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)
+        effects.release_consumed_activities(ctx, self.instance_id, before.generation, consumed)
+        effects.apply_outbox(ctx, self.instance_id, result.view.execution_id, state.generation,
+                             result.outbox)
+        state.save(ctx, before)
+        self._dispatch = None
+        if state.inbox:
+            ctx.set_reminder(RUN, due_ms=ctx.now_ms)
+        else:
+            ctx.delete_reminder(RUN)
+        self._publish(ctx, state)
+
+    def _activity_result(self, ctx: TurnContext, state: WorkflowState,
+                         result: ActivityResult) -> None:
+        ctx.delete_reminder(effects.RUN_ACTIVITY, ref=result.activity)
+        if not state.exists or result.generation != state.generation or self._terminal(state):
+            ctx.delete_foreign(result.activity, activity_key(result.generation))
+            return
+        self._accept(ctx, state, result.event)
+
+    # -- purge ---------------------------------------------------------------------
+
+    def _purge(self, ctx: TurnContext, state: WorkflowState, cmd: PurgeCommand) -> PurgeOutcome:
+        view = self._view(state) if state.exists else None
+        if view is None:
+            return PurgeOutcome(False, ())
+        if view.status not in engine.TERMINAL and not cmd.force:
+            raise FailedPreconditionError(
+                f"workflow '{self.instance_id}' is {view.status.name}; only completed, "
+                "failed or terminated workflows can be purged (or use force)")
+        effects.delete_open_activities(ctx, self.instance_id, state.generation, state.history)
+        ctx.delete_actor()
+        self._state = WorkflowState([], [], None, 0)
+        self._dispatch = None
+        ctx.on_commit(lambda: self._on_change(self.instance_id, None))
+        return PurgeOutcome(True, view.child_instance_ids)
+
+
+def workflow_ref(instance_id: str) -> ActorRef:
+    return ActorRef(WORKFLOW_ACTOR, instance_id)
