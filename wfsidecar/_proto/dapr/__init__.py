@@ -1,0 +1,1 @@
+"""Dapr-dialect TaskHubSidecarService messages (generated)."""
