@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := wfsidecar tests bench
 
-.PHONY: install run test lint typecheck bench proto docker clean
+.PHONY: install run test lint typecheck bench proto proto-check docker clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -34,12 +34,15 @@ test: install lint
 bench: install
 	$(PY) bench/store_commit.py
 
-# The dialect protos arrive with issue #3 (scripts/gen_protos.py).
-proto:
-	@echo "no protos yet"
+# Prints protos/ from the SDK wheels' descriptors and regenerates wfsidecar/_proto.
+proto: install
+	$(PY) scripts/gen_protos.py
+
+proto-check: install
+	$(PY) scripts/gen_protos.py --check
 
 docker:
 	docker build -t wfsidecar:dev .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data
+	rm -rf $(VENV) .sdk-venvs .pytest_cache .mypy_cache .ruff_cache data

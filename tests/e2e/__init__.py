@@ -1,0 +1,1 @@
+"""End-to-end runs of the SDKs' own published test suites against a real daemon."""
