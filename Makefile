@@ -31,7 +31,9 @@ typecheck: install
 test: install lint
 	$(PY) -m pytest -q
 
+# The store benchmark runs last: its last line is group_commit_speedup_64=<ratio>.
 bench: install
+	$(PY) bench/seq3_dapr.py
 	$(PY) bench/store_commit.py
 
 # Prints protos/ from the SDK wheels' descriptors and regenerates wfsidecar/_proto.

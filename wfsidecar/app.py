@@ -177,7 +177,9 @@ class App:
         listeners = []
         for name, cfg in (("dapr", self.config.listeners.dapr_grpc),
                           ("durabletask", self.config.listeners.durabletask_grpc)):
-            listener = GrpcListener(name, cfg.host, cfg.port)
+            listener = GrpcListener(
+                name, cfg.host, cfg.port,
+                max_message_size=self.config.listeners.max_message_size)
             if name == "dapr":
                 listener.server.add_generic_rpc_handlers((dapr,))
             await listener.start()

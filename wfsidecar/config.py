@@ -21,6 +21,7 @@ from wfsidecar import _config_loader as _loader
 from wfsidecar._config_values import (
     DURATION,
     SECRET,
+    SIZE,
     Range,
     format_duration,
     parse_duration,
@@ -96,6 +97,9 @@ class ListenersConfig:
     """HTTP listener: ``/v1.0/healthz`` and the management API."""
     ready_file: str | None = None
     """If set, a JSON file with the bound ports, written once the daemon is ready."""
+    max_message_size: Annotated[int, SIZE] = 64 * 1024 * 1024
+    """Largest gRPC message sent or received; work items carry whole histories, so the
+    gRPC default of 4 MiB is too small for long ones (protocol.md §4.5)."""
 
 
 @dataclass(frozen=True, slots=True)

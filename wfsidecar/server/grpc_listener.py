@@ -25,20 +25,21 @@ _BASE_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.max_ping_strikes", 0),
-    # Histories travel whole in each work item; 4 MiB is too small for long ones.
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
 )
 
 
 class GrpcListener:
     """A named gRPC server on ``host:port`` (port 0 picks a free port)."""
 
-    def __init__(self, name: str, host: str, port: int) -> None:
+    def __init__(self, name: str, host: str, port: int, *,
+                 max_message_size: int = 64 * 1024 * 1024) -> None:
         self.name = name
         self.host = host
         self.port = port
-        self.server = grpc.aio.server(options=_BASE_OPTIONS)
+        options = (*_BASE_OPTIONS,
+                   ("grpc.max_receive_message_length", max_message_size),
+                   ("grpc.max_send_message_length", max_message_size))
+        self.server = grpc.aio.server(options=options)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
 

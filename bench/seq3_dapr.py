@@ -1,0 +1,71 @@
+"""seq3 throughput with the real Dapr SDK worker, and stored bytes per completed workflow.
+
+Usage: .venv/bin/python bench/seq3_dapr.py [--workflows N] [--concurrency C]
+Starts a daemon on a temporary SQLite file, runs bench/seq3_app.py in the Dapr SDK 1.18
+virtualenv (built on first use), prints workflows/s, then the state the completed
+workflows left behind: logical bytes (keys + values) and database file bytes per workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.sdk_envs import sdk_python  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workflows", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    python = sdk_python("dapr-ext-118")
+    with tempfile.TemporaryDirectory() as tmp:
+        db, ready = Path(tmp) / "wf.db", Path(tmp) / "ready.json"
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "wfsidecar", "run", "--db", str(db), "--dapr-grpc-port", "0",
+             "--durabletask-grpc-port", "0", "--http-port", "0", "--ready-file", str(ready),
+             "--log-level", "WARNING"], cwd=tmp)
+        while not ready.exists():
+            time.sleep(0.05)
+        port = json.loads(ready.read_text())["dapr_grpc_port"]
+        env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"localhost:{port}"}
+        env.pop("PYTHONPATH", None)
+        out = subprocess.run([str(python), str(REPO / "bench" / "seq3_app.py"),
+                              str(args.workflows), str(args.concurrency)],
+                             capture_output=True, text=True, env=env, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        conn = sqlite3.connect(db)
+        logical = conn.execute(
+            "SELECT sum(length(s.key) + length(s.value)) FROM actor_state s"
+            " JOIN actors a ON a.id = s.actor WHERE a.actor_id LIKE 'seq3-%'").fetchone()[0]
+        leftovers = conn.execute(
+            "SELECT count(*) FROM actors WHERE type LIKE '%activity'").fetchone()[0]
+        conn.execute("VACUUM")
+        conn.close()
+        file_bytes = db.stat().st_size
+    n = result["workflows"]
+    print(f"seq3 workflows: {n} (concurrency {args.concurrency}), "
+          f"completed {result['completed']}, {result['seconds']:.1f}s")
+    print(f"seq3_wf_per_s={n / result['seconds']:.1f}")
+    print(f"activities_per_s={3 * n / result['seconds']:.1f}")
+    print(f"logical_bytes_per_workflow={logical / n:.0f}  (keys + values of the workflow actor)")
+    print(f"file_bytes_per_workflow={file_bytes / (n + 1):.0f}  (after VACUUM; includes indexes)")
+    print(f"leftover_activity_actors={leftovers}")
+
+
+if __name__ == "__main__":
+    main()
