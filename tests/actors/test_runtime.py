@@ -43,6 +43,11 @@ class Counter:
                 return count + 1
             if method == "get":
                 return count
+            if method == "reject":
+                raise NotFoundError("refused before any change")
+            if method == "reject-after-put":
+                ctx.put("count", b"5")
+                raise NotFoundError("refused after a change")
             if method == "fail":
                 ctx.put("count", b"999")
                 raise RuntimeError("boom")
@@ -209,3 +214,18 @@ async def test_drain_cancels_turns_past_the_deadline(
     with pytest.raises(asyncio.CancelledError):
         await stuck
     assert await store.load_actor(counter_ref(1)) == {}
+
+
+async def test_refusal_keeps_the_activation_but_not_after_changes(
+    runtime: ActorRuntime, store: MemoryStore
+) -> None:
+    ref = counter_ref(3)
+    await runtime.invoke(ref, "add", "x")
+    before = Counter.instances
+    with pytest.raises(NotFoundError):
+        await runtime.invoke(ref, "reject")
+    assert Counter.instances == before  # same instance, same in-flight work
+    with pytest.raises(NotFoundError):
+        await runtime.invoke(ref, "reject-after-put")
+    assert Counter.instances == before + 1  # rebuilt: it had touched its state
+    assert await runtime.invoke(ref, "get") == 1

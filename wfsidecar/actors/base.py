@@ -38,7 +38,13 @@ class Actor(Protocol):
     """
 
     async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
-        """Handle a call. Raising rolls back every change made through ``ctx``."""
+        """Handle a call. Raising rolls back every change made through ``ctx``.
+
+        Raising NotFoundError, AlreadyExistsError, FailedPreconditionError or
+        InvalidArgumentError before changing anything refuses the request and keeps the
+        activation (and whatever it has in flight); any other exception, or one of those
+        after ``ctx`` recorded changes, makes the runtime rebuild the actor from the store.
+        """
         ...
 
     async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:

@@ -20,7 +20,14 @@ from typing import TypeVar
 from wfsidecar.actors.base import Actor, ActorFactory
 from wfsidecar.actors.turn import TurnContext
 from wfsidecar.clock import Clock
-from wfsidecar.errors import ActorCallCycleError, NotFoundError, ShuttingDownError
+from wfsidecar.errors import (
+    ActorCallCycleError,
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ShuttingDownError,
+)
 from wfsidecar.store.base import Changes, StateStore
 from wfsidecar.types import ActorRef
 
@@ -34,6 +41,10 @@ ResetListener = Callable[[ActorRef], None]
 # The actors whose turns the current task is inside of. A call back into one of them would
 # wait forever for its own lock, so it fails fast instead (Dapr makes this a deadlock
 # unless reentrancy is configured).
+# Errors an actor raises to refuse a request before touching its state (see _run_turn).
+REJECTIONS = (NotFoundError, AlreadyExistsError, FailedPreconditionError, InvalidArgumentError)
+
+
 _call_chain: contextvars.ContextVar[tuple[ActorRef, ...]] = contextvars.ContextVar(
     "wfsidecar_actor_call_chain", default=()
 )
@@ -131,6 +142,7 @@ class ActorRuntime:
             self._leave(task)
 
     async def _run_turn(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
+        ctx: TurnContext | None = None
         try:
             if activation.state is None:
                 activation.state = await self._store.load_actor(ref)
@@ -141,6 +153,13 @@ class ActorRuntime:
             result = await body(activation.actor, ctx)
             if ctx.changes:
                 await self._store.commit(ctx.changes)
+        except REJECTIONS:
+            # A request refused up front (unknown id, duplicate, wrong state, bad input):
+            # actors raise these before changing anything, so the activation stays warm -
+            # and its work in flight (a dispatched work item) is not thrown away.
+            if ctx is None or ctx.changes:
+                self._reset(ref, activation)
+            raise
         except BaseException:
             # Includes cancellation: whether or not the commit landed is unknown to this
             # cache, so the next turn starts from a fresh instance and the store's truth.
