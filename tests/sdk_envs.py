@@ -31,6 +31,9 @@ SDK_SETS: dict[str, tuple[str, ...]] = {
     # ``dapr/ext/workflow`` that would overwrite the 1.18.3 protos, so pin the matching core.
     "dapr-ext-118": ("dapr-ext-workflow==1.18.3", "dapr==1.18.3"),
     "dapr-119": ("dapr==1.19.0",),
+    # Microsoft's SDK: the other wire dialect (and, in ``durabletask.testing``, its reference
+    # in-memory server). It installs the same top-level ``durabletask`` as durabletask-dapr.
+    "durabletask-112": ("durabletask==1.12.0",),
 }
 
 # name -> the SDK's generated ``*_pb2`` modules, as given to ``scripts/dump_descriptors.py``.
@@ -38,6 +41,7 @@ SDK_PB2_MODULES: dict[str, tuple[str, ...]] = {
     "dt-dapr-017": ("durabletask.internal.orchestrator_service_pb2",),
     "dapr-ext-118": ("dapr.ext.workflow._durabletask.internal",),
     "dapr-119": ("dapr.ext.workflow._durabletask.internal",),
+    "durabletask-112": ("durabletask.internal.orchestrator_service_pb2",),
 }
 
 _STAMP = ".wfsidecar-stamp.json"

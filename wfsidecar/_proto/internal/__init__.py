@@ -1,0 +1,1 @@
+"""wfsidecar's internal superset of both dialects: storage and engine (generated)."""

@@ -1,0 +1,1 @@
+"""Microsoft-dialect TaskHubSidecarService messages (generated)."""
