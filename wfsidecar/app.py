@@ -32,8 +32,9 @@ from wfsidecar.config import Config, RemindersConfig
 from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
 from wfsidecar.health import Phase, Readiness
 from wfsidecar.http.server import HttpListener
+from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
-from wfsidecar.server.sidecar_service import DaprSidecarService
+from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.service import WorkflowService
@@ -109,7 +110,8 @@ class App:
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
             dapr = DaprSidecarService(self.service, dispatcher)
-            grpc_listeners = await self._start_grpc(stack, dapr.handler())
+            ms = MsSidecarService(self.service, dispatcher)
+            grpc_listeners = await self._start_grpc(stack, dapr.handler(), ms.handler())
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
@@ -172,16 +174,16 @@ class App:
         stack.push_async_callback(store.close)
         return store
 
-    async def _start_grpc(self, stack: AsyncExitStack,
-                          dapr: grpc.GenericRpcHandler) -> list[GrpcListener]:
+    async def _start_grpc(self, stack: AsyncExitStack, dapr: grpc.GenericRpcHandler,
+                          ms: grpc.GenericRpcHandler) -> list[GrpcListener]:
         listeners = []
         for name, cfg in (("dapr", self.config.listeners.dapr_grpc),
                           ("durabletask", self.config.listeners.durabletask_grpc)):
             listener = GrpcListener(
                 name, cfg.host, cfg.port,
                 max_message_size=self.config.listeners.max_message_size)
-            if name == "dapr":
-                listener.server.add_generic_rpc_handlers((dapr,))
+            # One dialect per listener: the two give some field numbers different meanings.
+            listener.server.add_generic_rpc_handlers((dapr if name == "dapr" else ms,))
             await listener.start()
             # Unwinding after a failed start or a drain: stop is idempotent and the grace
             # here only matters if the drain never ran.

@@ -102,7 +102,9 @@ async def test_abandon_requeues_and_close_ends_waiting_streams() -> None:
     d.submit(item(applied))
     stream = d.open_stream()
     got = await d.next(stream)
-    d.abandon("orchestrator", got.token, "i1", -1)
+    d.abandon("orchestrator", got.token, delay=0.05)
+    assert d.queued == 0  # not at once: a rejecting worker must not spin
+    await asyncio.sleep(0.1)
     assert d.queued == 1
     await d.next(stream)
     waiting = asyncio.create_task(d.next(stream))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
 from wfsidecar.engine.actions import NotifyParent, Recorder, TerminateInstance
 from wfsidecar.engine.status import RuntimeStatus

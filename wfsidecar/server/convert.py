@@ -1,11 +1,19 @@
-"""Protobuf ↔ service-layer values for the Dapr dialect."""
+"""Wire messages ↔ service-layer values, for either dialect.
+
+Request messages of both dialects share field names for everything used here, so one set
+of functions serves both; ``Dialect`` supplies the message classes and the mapping of
+internal values (failure details, trace contexts, history events) to the wire.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.engine import RuntimeStatus
+from wfsidecar.server.dialect import Dialect
 from wfsidecar.workflow.messages import InstanceSnapshot
 from wfsidecar.workflow.service import StartRequest
 
@@ -14,8 +22,16 @@ def text(value: wrappers_pb2.StringValue, present: bool) -> str | None:
     return value.value if present else None
 
 
+def optional_text(msg: Any, field: str) -> str | None:
+    return getattr(msg, field).value if msg.HasField(field) else None
+
+
 def ms_of(ts: timestamp_pb2.Timestamp) -> int:
     return int(ts.ToMilliseconds())
+
+
+def optional_ms(msg: Any, field: str) -> int | None:
+    return ms_of(getattr(msg, field)) if msg.HasField(field) else None
 
 
 def timestamp(ms: int) -> timestamp_pb2.Timestamp:
@@ -24,29 +40,28 @@ def timestamp(ms: int) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def start_request(req: pb.CreateInstanceRequest) -> StartRequest:
-    enforce = bool(getattr(req, "enforceUniqueInstanceId", False))
+def start_request(req: Any, dialect: Dialect, **policy: Any) -> StartRequest:
     return StartRequest(
         name=req.name,
         instance_id=req.instanceId,
-        input=text(req.input, req.HasField("input")),
-        version=text(req.version, req.HasField("version")) or None,
-        scheduled_start_ms=(ms_of(req.scheduledStartTimestamp)
-                            if req.HasField("scheduledStartTimestamp") else None),
-        execution_id=text(req.executionId, req.HasField("executionId")) or None,
+        input=optional_text(req, "input"),
+        version=optional_text(req, "version") or None,
+        scheduled_start_ms=optional_ms(req, "scheduledStartTimestamp"),
+        execution_id=optional_text(req, "executionId") or None,
         tags=dict(req.tags),
-        parent_trace_context=(req.parentTraceContext
+        parent_trace_context=(dialect.to_internal(req.parentTraceContext, ipb.TraceContext)
                               if req.HasField("parentTraceContext") else None),
-        enforce_unique=enforce,
+        dialect=dialect.name,
+        **policy,
     )
 
 
-def orchestration_state(snapshot: InstanceSnapshot, *, payloads: bool) -> pb.OrchestrationState:
+def orchestration_state(snapshot: InstanceSnapshot, *, payloads: bool, dialect: Dialect) -> Any:
     view = snapshot.view
-    state = pb.OrchestrationState(
+    state = dialect.msg("OrchestrationState")(
         instanceId=view.instance_id,
         name=view.name,
-        orchestrationStatus=int(view.status),  # type: ignore[arg-type]
+        orchestrationStatus=dialect.status(view.status),
         createdTimestamp=timestamp(view.created_ms),
         lastUpdatedTimestamp=timestamp(view.last_updated_ms),
     )
@@ -68,18 +83,24 @@ def orchestration_state(snapshot: InstanceSnapshot, *, payloads: bool) -> pb.Orc
         if snapshot.custom_status is not None:
             state.customStatus.value = snapshot.custom_status
         if view.failure is not None:
-            state.failureDetails.CopyFrom(view.failure)
+            state.failureDetails.CopyFrom(
+                dialect.to_wire(view.failure, dialect.msg("TaskFailureDetails")))
     return state
 
 
-def instance_response(snapshot: InstanceSnapshot | None, *,
-                      payloads: bool) -> pb.GetInstanceResponse:
+def instance_response(snapshot: InstanceSnapshot | None, *, payloads: bool,
+                      dialect: Dialect) -> Any:
+    response = dialect.msg("GetInstanceResponse")
     if snapshot is None:
-        return pb.GetInstanceResponse(exists=False)
-    return pb.GetInstanceResponse(
-        exists=True, orchestrationState=orchestration_state(snapshot, payloads=payloads))
+        return response(exists=False)
+    return response(exists=True, orchestrationState=orchestration_state(
+        snapshot, payloads=payloads, dialect=dialect))
 
 
-def statuses(values: object) -> frozenset[RuntimeStatus]:
-    assert hasattr(values, "__iter__")
+def history(events: tuple[ipb.HistoryEvent, ...], dialect: Dialect) -> list[Any]:
+    cls = dialect.msg("HistoryEvent")
+    return [dialect.to_wire(e, cls) for e in events]
+
+
+def statuses(values: Any) -> frozenset[RuntimeStatus]:
     return frozenset(RuntimeStatus(int(v)) for v in values)

@@ -1,8 +1,9 @@
-"""TaskHubSidecarService in the Dapr dialect: translate, call the service, map errors.
+"""TaskHubSidecarService: the RPCs both dialects share, parameterized by ``Dialect``.
 
 Served under the bare wire name ``/TaskHubSidecarService/<Method>`` (no proto package, as
-every SDK dials it) through a generic handler, so the project's own proto package can
-differ per dialect and both dialects can live in one process.
+every SDK dials it) through a generic handler, so each listener can speak its own dialect.
+Dialect-only RPCs live in ``dapr_service.py`` and ``ms_service.py``. Handlers translate and
+call the WorkflowService; they hold no state.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2, wrappers_pb2
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import InvalidArgumentError
 from wfsidecar.server import convert
+from wfsidecar.server.dialect import Dialect
 from wfsidecar.server.status import mapped
 from wfsidecar.server.work_items import WorkItemStreams
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
@@ -23,142 +25,138 @@ from wfsidecar.workflow.service import WorkflowService
 
 SERVICE_NAME = "TaskHubSidecarService"
 Ctx = grpc.aio.ServicerContext[Any, Any]
+Rpc = Callable[[Any, Ctx], Any]
 
 
-class DaprSidecarService:
-    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
-                 ping_interval: float = 30.0) -> None:
+class SidecarService:
+    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
+                 dialect: Dialect, *, ping_interval: float = 30.0) -> None:
         self._service = service
         self._dispatcher = dispatcher
-        self._streams = WorkItemStreams(dispatcher, ping_interval=ping_interval)
+        self.dialect = dialect
+        self._streams = WorkItemStreams(dispatcher, dialect, ping_interval=ping_interval)
+
+    def rpcs(self) -> dict[str, tuple[Rpc, str]]:
+        """Method name → (handler, request message name); subclasses add their own."""
+        return {
+            "Hello": (self.hello, ""),
+            "StartInstance": (self.start_instance, "CreateInstanceRequest"),
+            "GetInstance": (self.get_instance, "GetInstanceRequest"),
+            "WaitForInstanceStart": (self.wait_for_start, "GetInstanceRequest"),
+            "WaitForInstanceCompletion": (self.wait_for_completion, "GetInstanceRequest"),
+            "RaiseEvent": (self.raise_event, "RaiseEventRequest"),
+            "TerminateInstance": (self.terminate, "TerminateRequest"),
+            "SuspendInstance": (self.suspend, "SuspendRequest"),
+            "ResumeInstance": (self.resume, "ResumeRequest"),
+            "PurgeInstances": (self.purge, "PurgeInstancesRequest"),
+            "CompleteOrchestratorTask": (self.complete_orchestrator, "OrchestratorResponse"),
+            "CompleteActivityTask": (self.complete_activity, "ActivityResponse"),
+        }
+
+    def streams(self) -> dict[str, tuple[Rpc, str]]:
+        return {"GetWorkItems": (self._streams.serve, "GetWorkItemsRequest")}
 
     def handler(self) -> grpc.GenericRpcHandler:
-        unary: dict[str, tuple[Callable[..., Any], Any]] = {
-            "Hello": (self.hello, empty_pb2.Empty),
-            "StartInstance": (self.start_instance, pb.CreateInstanceRequest),
-            "GetInstance": (self.get_instance, pb.GetInstanceRequest),
-            "WaitForInstanceStart": (self.wait_for_start, pb.GetInstanceRequest),
-            "WaitForInstanceCompletion": (self.wait_for_completion, pb.GetInstanceRequest),
-            "RaiseEvent": (self.raise_event, pb.RaiseEventRequest),
-            "TerminateInstance": (self.terminate, pb.TerminateRequest),
-            "SuspendInstance": (self.suspend, pb.SuspendRequest),
-            "ResumeInstance": (self.resume, pb.ResumeRequest),
-            "PurgeInstances": (self.purge, pb.PurgeInstancesRequest),
-            "CompleteOrchestratorTask": (self.complete_orchestrator, pb.OrchestratorResponse),
-            # Dapr 1.18 renamed it; no SDK calls the new name yet (protocol.md §3.1).
-            "CompleteWorkflowTask": (self.complete_orchestrator, pb.OrchestratorResponse),
-            "CompleteActivityTask": (self.complete_activity, pb.ActivityResponse),
-            "ListInstanceIDs": (self.list_instance_ids, pb.ListInstanceIDsRequest),
-            "GetInstanceHistory": (self.get_history, pb.GetInstanceHistoryRequest),
-            "RerunWorkflowFromEvent": (self.rerun, pb.RerunWorkflowFromEventRequest),
-        }
+        def request_type(name: str) -> Any:
+            return empty_pb2.Empty if not name else self.dialect.msg(name)
+
+        def serialize(m: Any) -> bytes:
+            return bytes(m.SerializeToString())
+
         methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
-            name: grpc.unary_unary_rpc_method_handler(
-                mapped(fn), request_deserializer=req.FromString,
-                response_serializer=lambda m: m.SerializeToString())
-            for name, (fn, req) in unary.items()
+            method: grpc.unary_unary_rpc_method_handler(
+                mapped(fn), request_deserializer=request_type(req).FromString,
+                response_serializer=serialize)
+            for method, (fn, req) in self.rpcs().items()
         }
-        methods["GetWorkItems"] = grpc.unary_stream_rpc_method_handler(
-            self._streams.serve, request_deserializer=pb.GetWorkItemsRequest.FromString,
-            response_serializer=lambda m: m.SerializeToString())
+        for method, (fn, req) in self.streams().items():
+            methods[method] = grpc.unary_stream_rpc_method_handler(
+                fn, request_deserializer=request_type(req).FromString,
+                response_serializer=serialize)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
 
-    async def hello(self, request: empty_pb2.Empty, context: Ctx) -> empty_pb2.Empty:
+    def _msg(self, name: str, **fields: Any) -> Any:
+        return self.dialect.msg(name)(**fields)
+
+    # -- shared RPCs -------------------------------------------------------------------
+
+    async def hello(self, request: Any, context: Ctx) -> Any:
         return empty_pb2.Empty()
 
-    async def start_instance(self, request: pb.CreateInstanceRequest,
-                             context: Ctx) -> pb.CreateInstanceResponse:
-        instance_id = await self._service.start(convert.start_request(request))
-        return pb.CreateInstanceResponse(instanceId=instance_id)
+    async def start_instance(self, request: Any, context: Ctx) -> Any:
+        start = convert.start_request(request, self.dialect, **self.start_policy(request))
+        instance_id = await self._service.start(start)
+        return self._msg("CreateInstanceResponse", instanceId=instance_id)
 
-    async def get_instance(self, request: pb.GetInstanceRequest,
-                           context: Ctx) -> pb.GetInstanceResponse:
+    def start_policy(self, request: Any) -> dict[str, Any]:
+        return {}
+
+    async def get_instance(self, request: Any, context: Ctx) -> Any:
         snapshot = await self._service.get(request.instanceId)
-        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs)
+        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs,
+                                         dialect=self.dialect)
 
-    async def wait_for_start(self, request: pb.GetInstanceRequest,
-                             context: Ctx) -> pb.GetInstanceResponse:
+    async def wait_for_start(self, request: Any, context: Ctx) -> Any:
         snapshot = await self._service.wait_for_start(request.instanceId)
-        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs)
+        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs,
+                                         dialect=self.dialect)
 
-    async def wait_for_completion(self, request: pb.GetInstanceRequest,
-                                  context: Ctx) -> pb.GetInstanceResponse:
+    async def wait_for_completion(self, request: Any, context: Ctx) -> Any:
         snapshot = await self._service.wait_for_completion(request.instanceId)
-        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs)
+        return convert.instance_response(snapshot, payloads=request.getInputsAndOutputs,
+                                         dialect=self.dialect)
 
-    async def raise_event(self, request: pb.RaiseEventRequest,
-                          context: Ctx) -> pb.RaiseEventResponse:
+    async def raise_event(self, request: Any, context: Ctx) -> Any:
         await self._service.raise_event(request.instanceId, request.name,
-                                        convert.text(request.input, request.HasField("input")))
-        return pb.RaiseEventResponse()
+                                        convert.optional_text(request, "input"))
+        return self._msg("RaiseEventResponse")
 
-    async def terminate(self, request: pb.TerminateRequest, context: Ctx) -> pb.TerminateResponse:
-        await self._service.terminate(
-            request.instanceId, convert.text(request.output, request.HasField("output")),
-            request.recursive)
-        return pb.TerminateResponse()
+    async def terminate(self, request: Any, context: Ctx) -> Any:
+        await self._service.terminate(request.instanceId,
+                                      convert.optional_text(request, "output"),
+                                      request.recursive)
+        return self._msg("TerminateResponse")
 
-    async def suspend(self, request: pb.SuspendRequest, context: Ctx) -> pb.SuspendResponse:
-        await self._service.suspend(request.instanceId,
-                                    convert.text(request.reason, request.HasField("reason")))
-        return pb.SuspendResponse()
+    async def suspend(self, request: Any, context: Ctx) -> Any:
+        await self._service.suspend(request.instanceId, convert.optional_text(request, "reason"))
+        return self._msg("SuspendResponse")
 
-    async def resume(self, request: pb.ResumeRequest, context: Ctx) -> pb.ResumeResponse:
-        await self._service.resume(request.instanceId,
-                                   convert.text(request.reason, request.HasField("reason")))
-        return pb.ResumeResponse()
+    async def resume(self, request: Any, context: Ctx) -> Any:
+        await self._service.resume(request.instanceId, convert.optional_text(request, "reason"))
+        return self._msg("ResumeResponse")
 
-    async def purge(self, request: pb.PurgeInstancesRequest,
-                    context: Ctx) -> pb.PurgeInstancesResponse:
+    async def purge(self, request: Any, context: Ctx) -> Any:
         which = request.WhichOneof("request")
         if which == "instanceId":
             count = await self._service.purge(request.instanceId, recursive=request.recursive,
-                                              force=request.force)
+                                              force=self.purge_force(request))
         elif which == "purgeInstanceFilter":
             f = request.purgeInstanceFilter
             count = await self._service.purge_by_filter(
-                created_from_ms=(convert.ms_of(f.createdTimeFrom)
-                                 if f.HasField("createdTimeFrom") else None),
-                created_to_ms=(convert.ms_of(f.createdTimeTo)
-                               if f.HasField("createdTimeTo") else None),
+                created_from_ms=convert.optional_ms(f, "createdTimeFrom"),
+                created_to_ms=convert.optional_ms(f, "createdTimeTo"),
                 statuses=convert.statuses(f.runtimeStatus))
+        elif which == "instanceBatch":
+            count = 0
+            for instance_id in request.instanceBatch.instanceIds:
+                count += await self._service.purge(instance_id, recursive=request.recursive)
         else:
-            raise InvalidArgumentError("purge needs an instanceId or a purgeInstanceFilter")
-        return pb.PurgeInstancesResponse(deletedInstanceCount=count,
-                                         isComplete=wrappers_pb2.BoolValue(value=True))
+            raise InvalidArgumentError("purge needs an instance id, a filter or a batch")
+        return self._msg("PurgeInstancesResponse", deletedInstanceCount=count,
+                         isComplete=wrappers_pb2.BoolValue(value=True))
 
-    async def complete_orchestrator(self, request: pb.OrchestratorResponse,
-                                    context: Ctx) -> pb.CompleteTaskResponse:
+    def purge_force(self, request: Any) -> bool:
+        return False
+
+    async def complete_orchestrator(self, request: Any, context: Ctx) -> Any:
+        internal = self.dialect.to_internal(request, ipb.OrchestratorResponse)
         await self._dispatcher.complete("orchestrator", request.completionToken,
-                                        request.instanceId, -1, request.SerializeToString())
-        return pb.CompleteTaskResponse()
+                                        request.instanceId, -1, internal.SerializeToString())
+        return self._msg("CompleteTaskResponse")
 
-    async def complete_activity(self, request: pb.ActivityResponse,
-                                context: Ctx) -> pb.CompleteTaskResponse:
+    async def complete_activity(self, request: Any, context: Ctx) -> Any:
+        internal = self.dialect.to_internal(request, ipb.ActivityResponse)
         await self._dispatcher.complete("activity", request.completionToken,
                                         request.instanceId, request.taskId,
-                                        request.SerializeToString())
-        return pb.CompleteTaskResponse()
-
-    async def list_instance_ids(self, request: pb.ListInstanceIDsRequest,
-                                context: Ctx) -> pb.ListInstanceIDsResponse:
-        token = request.continuationToken or None
-        size = request.pageSize
-        ids, next_token = await self._service.list_instance_ids(size, token)
-        response = pb.ListInstanceIDsResponse(instanceIds=ids)
-        if next_token is not None:
-            response.continuationToken = next_token
-        return response
-
-    async def get_history(self, request: pb.GetInstanceHistoryRequest,
-                          context: Ctx) -> pb.GetInstanceHistoryResponse:
-        events = await self._service.history(request.instanceId)
-        return pb.GetInstanceHistoryResponse(events=events)
-
-    async def rerun(self, request: pb.RerunWorkflowFromEventRequest,
-                    context: Ctx) -> pb.RerunWorkflowFromEventResponse:
-        new_id = await self._service.rerun_from_event(
-            request.sourceInstanceID, request.eventID,
-            new_instance_id=request.newInstanceID, overwrite_input=request.overwriteInput,
-            new_input=convert.text(request.input, request.HasField("input")))
-        return pb.RerunWorkflowFromEventResponse(newInstanceID=new_id)
+                                        internal.SerializeToString())
+        return self._msg("CompleteTaskResponse")

@@ -2,63 +2,73 @@
 
 Everything dispatched on a stream and not completed is re-queued when the stream ends,
 however it ends (worker gone, daemon draining). Health pings go out only in the form the
-worker understands: never ``WorkItem`` field 4 to a Dapr worker (1.18 crashes on it), and
-field 6 only to a worker that advertised capability 3 (protocol.md §0.2, §4.4).
+worker understands (protocol.md §0.2, §4.4): Microsoft workers get ``WorkItem.healthPing``
+(field 4) after ~30 s of silence, since the 1.12 worker reconnects after 120 s without a
+message; Dapr workers never get field 4 (1.18 crashes on it) and get field 6 only if they
+advertised capability 3.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import grpc
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import ShuttingDownError
+from wfsidecar.server.dialect import DAPR, Dialect
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 
 logger = logging.getLogger(__name__)
 
-HEALTH_PING_CAPABILITY = 3
+DAPR_HEALTH_PING_CAPABILITY = 3
 
 
 class WorkItemStreams:
-    def __init__(self, dispatcher: WorkItemDispatcher, *, ping_interval: float) -> None:
+    def __init__(self, dispatcher: WorkItemDispatcher, dialect: Dialect, *,
+                 ping_interval: float) -> None:
         self._dispatcher = dispatcher
+        self._dialect = dialect
         self._ping_interval = ping_interval
 
-    async def serve(self, request: pb.GetWorkItemsRequest,
-                    context: grpc.aio.ServicerContext[pb.GetWorkItemsRequest, pb.WorkItem],
-                    ) -> None:
-        pings = HEALTH_PING_CAPABILITY in set(request.capabilities)
-        stream = self._dispatcher.open_stream()
-        logger.info("worker stream %d opened (%s)", stream, context.peer())
+    async def serve(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if self._dialect is DAPR:
+            pings = DAPR_HEALTH_PING_CAPABILITY in set(request.capabilities)
+        else:
+            pings = True
+        stream = self._dispatcher.open_stream(self._dialect.name)
+        logger.info("%s worker stream %d opened (%s)", self._dialect.name, stream,
+                    context.peer())
         try:
             while True:
                 try:
                     async with asyncio.timeout(self._ping_interval if pings else None):
                         item = await self._dispatcher.next(stream)
                 except TimeoutError:
-                    await context.write(_health_ping())
+                    await context.write(self._ping())
                     continue
-                await context.write(_encode(item))
+                await context.write(self._encode(item))
         except ShuttingDownError:
             return
         finally:
             self._dispatcher.release(stream)
             logger.info("worker stream %d closed", stream)
 
+    def _encode(self, item: WorkItem) -> Any:
+        work = self._dialect.msg("WorkItem")(completionToken=item.token)
+        if item.kind == "orchestrator":
+            request = ipb.OrchestratorRequest.FromString(item.payload)
+            work.orchestratorRequest.CopyFrom(
+                self._dialect.to_wire(request, self._dialect.msg("OrchestratorRequest")))
+        else:
+            activity = ipb.ActivityRequest.FromString(item.payload)
+            work.activityRequest.CopyFrom(
+                self._dialect.to_wire(activity, self._dialect.msg("ActivityRequest")))
+        return work
 
-def _encode(item: WorkItem) -> pb.WorkItem:
-    work = pb.WorkItem(completionToken=item.token)
-    if item.kind == "orchestrator":
-        work.orchestratorRequest.ParseFromString(item.payload)
-    else:
-        work.activityRequest.ParseFromString(item.payload)
-    return work
-
-
-def _health_ping() -> pb.WorkItem:
-    work = pb.WorkItem()
-    work.healthPing.SetInParent()
-    return work
+    def _ping(self) -> Any:
+        work = self._dialect.msg("WorkItem")()
+        work.healthPing.SetInParent()  # field 6 in the Dapr proto, field 4 in Microsoft's
+        return work

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.clock import Clock
 from wfsidecar.errors import NotFoundError
@@ -46,13 +46,14 @@ class ActivityActor:
             return ReminderResult.DONE
         if self._in_flight is not None and not self._in_flight.done:
             return ReminderResult.PARK
-        generation = int(data.decode())
+        generation_text, _, dialect = data.decode().partition(":")
+        generation = int(generation_text)
         raw = ctx.get(activity_key(generation))
         if raw is None:
             return ReminderResult.DONE  # already applied or purged
         request = pb.ActivityRequest.FromString(raw)
         item = WorkItem("activity", self.instance_id, raw, task_id=request.taskId,
-                        on_complete=self._deliver(generation))
+                        on_complete=self._deliver(generation), dialect=dialect or "dapr")
         self._in_flight = item
         self._dispatcher.submit(item)
         return ReminderResult.PARK

@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -44,15 +44,19 @@ class WorkItem:
     stream: int | None = None
     attempts: int = 0
     done: bool = False
+    # Which wire dialect can run it: a worker only gets work its SDK family started.
+    dialect: str = "dapr"
 
 
 class WorkItemDispatcher:
     """Queue of undispatched work plus the map of dispatched-but-uncompleted items."""
 
     def __init__(self) -> None:
-        self._queue: deque[WorkItem] = deque()
-        # Streams waiting for work; an item is handed straight to the first of them.
-        self._waiters: deque[asyncio.Future[WorkItem]] = deque()
+        self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
+        # Streams waiting for work, per dialect; an item goes straight to the first of them.
+        self._waiters: dict[str, deque[asyncio.Future[WorkItem]]] = defaultdict(deque)
+        self._stream_dialect: dict[int, str] = {}
+        self._delayed: dict[int, asyncio.TimerHandle] = {}
         self._pending: dict[str, WorkItem] = {}
         self._by_stream: dict[int, set[str]] = {}
         self._stream_ids = itertools.count(1)
@@ -68,7 +72,7 @@ class WorkItemDispatcher:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return sum(len(q) for q in self._queues.values())
 
     @property
     def in_flight(self) -> int:
@@ -76,9 +80,10 @@ class WorkItemDispatcher:
 
     # -- stream side -------------------------------------------------------------------
 
-    def open_stream(self) -> int:
+    def open_stream(self, dialect: str = "dapr") -> int:
         stream = next(self._stream_ids)
         self._by_stream[stream] = set()
+        self._stream_dialect[stream] = dialect
         return stream
 
     async def next(self, stream: int) -> WorkItem:
@@ -89,11 +94,13 @@ class WorkItemDispatcher:
         """
         if self._closed:
             raise ShuttingDownError("wfsidecar is shutting down")
-        if self._queue:
-            item = self._queue.popleft()
+        dialect = self._stream_dialect.get(stream, "dapr")
+        queue, waiters = self._queues[dialect], self._waiters[dialect]
+        if queue:
+            item = queue.popleft()
         else:
             waiter: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            waiters.append(waiter)
             try:
                 item = await waiter
             except asyncio.CancelledError:
@@ -102,8 +109,8 @@ class WorkItemDispatcher:
                     self._hand(waiter.result(), front=True)
                 raise
             finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+                if waiter in waiters:
+                    waiters.remove(waiter)
         # A fresh token per dispatch: a completion for an earlier dispatch of the same
         # work (before a stream broke) must not be applied (protocol.md §4.3).
         item.token = f"{self._token_prefix}-{next(self._token_seq)}"
@@ -116,6 +123,7 @@ class WorkItemDispatcher:
     def release(self, stream: int) -> None:
         """The stream ended: put what it held back at the front of the queue."""
         tokens = self._by_stream.pop(stream, set())
+        self._stream_dialect.pop(stream, None)
         items = [self._pending.pop(t) for t in tokens if t in self._pending]
         for item in sorted(items, key=lambda i: i.token, reverse=True):
             item.stream = None
@@ -143,20 +151,38 @@ class WorkItemDispatcher:
             raise
         item.done = True
 
-    def abandon(self, kind: Kind, token: str, instance_id: str, task_id: int) -> None:
-        """The worker gave the item back: re-queue it."""
-        item = self._find(kind, token, instance_id, task_id)
+    def abandon(self, kind: Kind, token: str, *, delay: float = 1.0) -> None:
+        """The worker gave the item back (e.g. versioning REJECT): re-queue it after a
+        short delay, so a worker that rejects everything cannot spin the daemon.
+
+        Raises:
+            NotFoundError: the token is not a current dispatch.
+        """
+        item = self._pending.get(token)
+        if item is None or item.kind != kind:
+            raise NotFoundError(f"unknown work item token {token!r} (already completed, "
+                                "abandoned or re-dispatched)")
         self._forget(item)
         item.stream = None
-        self._hand(item, front=False)
+        self._delayed[id(item)] = asyncio.get_running_loop().call_later(
+            delay, self._requeue, item)
+
+    def _requeue(self, item: WorkItem) -> None:
+        self._delayed.pop(id(item), None)
+        if not self._closed:
+            self._hand(item, front=False)
 
     def close(self) -> None:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
+        for handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
+        for waiters in self._waiters.values():
+            while waiters:
+                waiter = waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -188,12 +214,13 @@ class WorkItemDispatcher:
             self._by_stream.get(item.stream, set()).discard(item.token)
 
     def _hand(self, item: WorkItem, *, front: bool) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        waiters = self._waiters[item.dialect]
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(item)
                 return
         if front:
-            self._queue.appendleft(item)
+            self._queues[item.dialect].appendleft(item)
         else:
-            self._queue.append(item)
+            self._queues[item.dialect].append(item)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow.state import (
@@ -30,22 +30,27 @@ def activity_ref(instance_id: str, task_id: int) -> ActorRef:
     return ActorRef(ACTIVITY_ACTOR, activity_actor_id(instance_id, task_id))
 
 
-def send(ctx: TurnContext, target_instance: str, event: pb.HistoryEvent) -> None:
-    """Deliver ``event`` to another workflow instance, durably with this turn."""
-    ctx.set_reminder(f"evt-{uuid.uuid4().hex[:12]}", due_ms=ctx.now_ms,
+def send(ctx: TurnContext, target_instance: str, event: pb.HistoryEvent,
+         dialect: str = "dapr") -> None:
+    """Deliver ``event`` to another workflow instance, durably with this turn.
+
+    The sender's dialect rides in the reminder name so that a child it starts is run by
+    the same SDK family (``evt-<dialect>-<random>``).
+    """
+    ctx.set_reminder(f"evt-{dialect}-{uuid.uuid4().hex[:12]}", due_ms=ctx.now_ms,
                      data=event.SerializeToString(),
                      ref=ActorRef(WORKFLOW_ACTOR, target_instance))
 
 
 def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generation: int,
-                 outbox: Iterable[engine.Outbox]) -> None:
+                 outbox: Iterable[engine.Outbox], dialect: str = "dapr") -> None:
     for item in outbox:
         if isinstance(item, engine.ScheduleActivity):
             request = engine.build_activity_request(instance_id, execution_id, item.scheduled)
             target = activity_ref(instance_id, item.task_id)
             ctx.put_foreign(target, activity_key(generation), request.SerializeToString())
             ctx.set_reminder(RUN_ACTIVITY, due_ms=ctx.now_ms,
-                             data=str(generation).encode(), ref=target)
+                             data=f"{generation}:{dialect}".encode(), ref=target)
         elif isinstance(item, engine.ScheduleTimer):
             ctx.set_reminder(f"timer-{generation}-{item.timer_id}", due_ms=item.fire_at_ms,
                              data=item.fired.SerializeToString())
@@ -53,7 +58,7 @@ def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generati
                         engine.TerminateInstance | engine.NotifyParent):
             target_id = item.instance_id
             event = item.started if isinstance(item, engine.StartChild) else item.event
-            send(ctx, target_id, event)
+            send(ctx, target_id, event, dialect)
         else:  # pragma: no cover - the engine's Outbox union is closed
             raise AssertionError(f"unknown outbox item {item!r}")
 

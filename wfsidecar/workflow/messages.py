@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import InstanceView
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow.dispatch import WorkItem
@@ -15,6 +15,9 @@ class CreateCommand:
     started: pb.HistoryEvent
     start_at_ms: int | None
     enforce_unique: bool = False
+    dialect: str = "dapr"
+    # Existing statuses that may be replaced (Microsoft reuse policy); None = dialect default.
+    replaceable: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

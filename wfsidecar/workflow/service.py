@@ -8,17 +8,18 @@ only after the change is committed (durability first).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost
 from wfsidecar.clock import Clock
 from wfsidecar.engine import RuntimeStatus
-from wfsidecar.errors import InvalidArgumentError, NotFoundError
+from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from wfsidecar.store.base import StateStore
 from wfsidecar.types import validate_instance_id
+from wfsidecar.workflow import queries
 from wfsidecar.workflow.messages import (
     CloneCommand,
     CreateCommand,
@@ -29,9 +30,6 @@ from wfsidecar.workflow.messages import (
 from wfsidecar.workflow.state import WORKFLOW_ACTOR
 from wfsidecar.workflow.waiters import StatusWaiters
 from wfsidecar.workflow.workflow_actor import workflow_ref
-
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +45,9 @@ class StartRequest:
     tags: Mapping[str, str] = field(default_factory=dict)
     parent_trace_context: pb.TraceContext | None = None
     enforce_unique: bool = False
+    dialect: str = "dapr"
+    # Microsoft reuse policy: existing statuses that may be replaced (None = default rule).
+    replaceable: frozenset[int] | None = None
 
 
 class WorkflowService:
@@ -80,8 +81,8 @@ class WorkflowService:
             version=request.version or None, now_ms=now, scheduled_start_ms=scheduled,
             parent_trace_context=request.parent_trace_context, tags=request.tags,
             app_id=self._app_id)
-        await self._host.invoke(workflow_ref(instance_id), "create",
-                                CreateCommand(started, scheduled, request.enforce_unique))
+        await self._host.invoke(workflow_ref(instance_id), "create", CreateCommand(
+            started, scheduled, request.enforce_unique, request.dialect, request.replaceable))
         return instance_id
 
     async def get(self, instance_id: str) -> InstanceSnapshot | None:
@@ -155,7 +156,7 @@ class WorkflowService:
                               statuses: frozenset[RuntimeStatus]) -> int:
         """Purge every terminal instance created in [from, to) whose status matches."""
         count = 0
-        async for instance_id in self._all_ids():
+        async for instance_id in queries.instance_ids(self._store):
             snapshot = await self.get(instance_id)
             if snapshot is None or snapshot.view.status not in engine.TERMINAL:
                 continue
@@ -172,14 +173,46 @@ class WorkflowService:
     async def list_instance_ids(self, page_size: int,
                                 continuation: str | None) -> tuple[list[str], str | None]:
         """One page of instance ids in id order; the token is the last id returned."""
-        if page_size < 0:
-            raise InvalidArgumentError(f"page size must not be negative, got {page_size}")
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        size = queries.page_size(page_size)
         ids = await self._store.list_actor_ids(WORKFLOW_ACTOR, after=continuation or None,
                                                limit=size + 1)
         more = len(ids) > size
         ids = ids[:size]
         return ids, (ids[-1] if more and ids else None)
+
+    async def query(self, flt: queries.InstanceFilter, requested_size: int,
+                    continuation: str | None) -> tuple[list[InstanceSnapshot], str | None]:
+        """One page of instances matching ``flt`` in id order, plus the next token."""
+        return await queries.query(self._store, self.get, flt,
+                                   queries.page_size(requested_size), continuation)
+
+    async def completed_ids(self, statuses: frozenset[RuntimeStatus],
+                            completed_from_ms: int | None, completed_to_ms: int | None,
+                            requested_size: int, last_key: str | None,
+                            ) -> tuple[list[str], str | None]:
+        """Terminal instance ids by completion time, with a cursor for the next page."""
+        return await queries.completed_ids(self._store, self.get, statuses,
+                                           completed_from_ms, completed_to_ms,
+                                           queries.page_size(requested_size), last_key)
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool,
+                      dialect: str) -> str:
+        """Start a terminal instance again with its name, input and version.
+
+        Raises:
+            NotFoundError: unknown instance.
+            FailedPreconditionError: the instance has not finished.
+        """
+        snapshot = await self.get(instance_id)
+        if snapshot is None:
+            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        view = snapshot.view
+        if view.status not in engine.TERMINAL:
+            raise FailedPreconditionError(
+                f"workflow '{instance_id}' is {view.status.name}; only finished ones restart")
+        return await self.start(StartRequest(
+            name=view.name, instance_id="" if new_instance_id else instance_id,
+            input=view.input, version=view.version, dialect=dialect))
 
     async def history(self, instance_id: str) -> tuple[pb.HistoryEvent, ...]:
         snapshot = await self.get(instance_id)
@@ -209,13 +242,3 @@ class WorkflowService:
         if not instance_id:
             raise InvalidArgumentError("an instance id is required")
         await self._host.invoke(workflow_ref(instance_id), "add_event", event)
-
-    async def _all_ids(self) -> AsyncIterator[str]:
-        after: str | None = None
-        while True:
-            page = await self._store.list_actor_ids(WORKFLOW_ACTOR, after=after, limit=500)
-            for instance_id in page:
-                yield instance_id
-            if len(page) < 500:
-                return
-            after = page[-1]

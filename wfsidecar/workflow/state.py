@@ -4,7 +4,8 @@ Keys per workflow actor (id = instance id), engine.md §2.1:
   ``inbox-NNNNNN``    one serialized HistoryEvent per key, waiting for the next turn
   ``history-NNNNNN``  one serialized HistoryEvent per key, the committed history
   ``customStatus``    the custom status as a JSON string
-  ``metadata``        JSON ``{"inboxLength", "historyLength", "generation"}``
+  ``metadata``        JSON ``{"inboxLength", "historyLength", "generation"}`` (+ ``"dialect":
+                      "ms"`` for instances started through the Microsoft dialect)
 Activity actors (id ``<instanceId>#<taskId>``) hold one key, ``activityreq-<generation>``.
 
 Only keys whose position changed are rewritten, so a turn that appends three events writes
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
 
+DAPR = "dapr"
+MICROSOFT = "ms"
 WORKFLOW_ACTOR = "dapr.internal.wfengine.workflow"
 ACTIVITY_ACTOR = "dapr.internal.wfengine.activity"
 
@@ -55,11 +58,12 @@ class WorkflowState:
     """Parsed workflow actor state plus the write-back of what a turn changed."""
 
     def __init__(self, inbox: list[pb.HistoryEvent], history: list[pb.HistoryEvent],
-                 custom_status: str | None, generation: int) -> None:
+                 custom_status: str | None, generation: int, dialect: str = DAPR) -> None:
         self.inbox = inbox
         self.history = history
         self.custom_status = custom_status
         self.generation = generation
+        self.dialect = dialect
 
     @property
     def exists(self) -> bool:
@@ -75,7 +79,8 @@ class WorkflowState:
         history = [_parse(ctx.get(history_key(i)) or b"") for i in range(meta["historyLength"])]
         raw_status = ctx.get("customStatus")
         custom = json.loads(raw_status) if raw_status else None
-        return cls(inbox, history, custom or None, int(meta["generation"]))
+        return cls(inbox, history, custom or None, int(meta["generation"]),
+                   meta.get("dialect", DAPR))
 
     def save(self, ctx: TurnContext, before: WorkflowState | None) -> None:
         """Write what differs from ``before`` (None = write everything)."""
@@ -89,13 +94,18 @@ class WorkflowState:
                 ctx.delete("customStatus")
             else:
                 ctx.put("customStatus", json.dumps(self.custom_status).encode())
-        meta = {"inboxLength": len(self.inbox), "historyLength": len(self.history),
-                "generation": self.generation}
+        meta: dict[str, object] = {"inboxLength": len(self.inbox),
+                                   "historyLength": len(self.history),
+                                   "generation": self.generation}
+        if self.dialect != DAPR:
+            # Only instances started through the Microsoft dialect carry it; Dapr-started
+            # ones keep exactly the seed's three fields.
+            meta["dialect"] = self.dialect
         ctx.put("metadata", json.dumps(meta, separators=(",", ":")).encode())
 
     def copy(self) -> WorkflowState:
         return WorkflowState(list(self.inbox), list(self.history), self.custom_status,
-                             self.generation)
+                             self.generation, self.dialect)
 
 
 def _write_list(ctx: TurnContext, key: object, old: Sequence[pb.HistoryEvent],

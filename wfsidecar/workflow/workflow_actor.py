@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.engine import RuntimeStatus
 from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
@@ -105,7 +105,9 @@ class WorkflowActor:
         if name.startswith("evt-"):
             event = pb.HistoryEvent.FromString(data)
             if event.HasField("executionStarted"):
-                self._create_child(ctx, state, event)
+                parts = name.split("-")
+                dialect = parts[1] if len(parts) == 3 else "dapr"
+                self._create_child(ctx, state, event, dialect)
             elif state.exists:
                 self._accept(ctx, state, event)
             return ReminderResult.DONE
@@ -146,13 +148,19 @@ class WorkflowActor:
 
     def _create(self, ctx: TurnContext, state: WorkflowState, cmd: CreateCommand) -> None:
         if state.exists:
-            terminal = self._terminal(state)
-            if not terminal or cmd.enforce_unique:
+            view = self._view(state)
+            terminal = view is not None and view.status in engine.TERMINAL
+            if cmd.replaceable is not None:
+                replace_it = view is not None and int(view.status) in cmd.replaceable and terminal
+            else:
+                replace_it = terminal and not cmd.enforce_unique
+            if not replace_it:
                 kind = "an active" if not terminal else "a"
                 raise AlreadyExistsError(
                     f"{kind} workflow with ID '{self.instance_id}' already exists")
         before = state.copy()
         self._reset(ctx, state)
+        state.dialect = cmd.dialect
         state.inbox = [cmd.started]
         state.save(ctx, before)
         due = max(cmd.start_at_ms or 0, ctx.now_ms)
@@ -170,11 +178,11 @@ class WorkflowActor:
         self._publish(ctx, state)
 
     def _create_child(self, ctx: TurnContext, state: WorkflowState,
-                      started: pb.HistoryEvent) -> None:
+                      started: pb.HistoryEvent, dialect: str) -> None:
         if state.exists and not self._terminal(state):
             logger.warning("child workflow %s already running; create dropped", self.instance_id)
             return
-        self._create(ctx, state, CreateCommand(started, None))
+        self._create(ctx, state, CreateCommand(started, None, dialect=dialect))
 
     def _reset(self, ctx: TurnContext, state: WorkflowState) -> None:
         state.inbox, state.history, state.custom_status = [], [], None
@@ -221,7 +229,7 @@ class WorkflowActor:
         execution_id = view.execution_id if view else ""
         request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
         item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
-                        on_complete=self._deliver_completion)
+                        on_complete=self._deliver_completion, dialect=state.dialect)
         self._dispatch = _Dispatch(item, turn, len(state.inbox))
         self._dispatcher.submit(item)
         return ReminderResult.PARK
@@ -252,7 +260,7 @@ class WorkflowActor:
             state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)
         effects.release_consumed_activities(ctx, self.instance_id, before.generation, consumed)
         effects.apply_outbox(ctx, self.instance_id, result.view.execution_id, state.generation,
-                             result.outbox)
+                             result.outbox, state.dialect)
         state.save(ctx, before)
         self._dispatch = None
         if state.inbox:

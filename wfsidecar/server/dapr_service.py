@@ -1,0 +1,54 @@
+"""The Dapr dialect's own RPCs on top of the shared TaskHubSidecarService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wfsidecar.server import convert
+from wfsidecar.server.dialect import DAPR
+from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
+from wfsidecar.workflow.dispatch import WorkItemDispatcher
+from wfsidecar.workflow.service import WorkflowService
+
+
+class DaprSidecarService(SidecarService):
+    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
+                 ping_interval: float = 30.0) -> None:
+        super().__init__(service, dispatcher, DAPR, ping_interval=ping_interval)
+
+    def rpcs(self) -> dict[str, tuple[Rpc, str]]:
+        return {
+            **super().rpcs(),
+            # Dapr 1.18 renamed it; no SDK calls the new name yet (protocol.md §3.1).
+            "CompleteWorkflowTask": (self.complete_orchestrator, "OrchestratorResponse"),
+            "ListInstanceIDs": (self.list_instance_ids, "ListInstanceIDsRequest"),
+            "GetInstanceHistory": (self.get_history, "GetInstanceHistoryRequest"),
+            "RerunWorkflowFromEvent": (self.rerun, "RerunWorkflowFromEventRequest"),
+        }
+
+    def start_policy(self, request: Any) -> dict[str, Any]:
+        # 1.18: a terminal instance is replaced; 1.19 can insist on a unique id instead.
+        return {"enforce_unique": bool(request.enforceUniqueInstanceId)}
+
+    def purge_force(self, request: Any) -> bool:
+        return bool(request.force)
+
+    async def list_instance_ids(self, request: Any, context: Ctx) -> Any:
+        ids, token = await self._service.list_instance_ids(
+            request.pageSize, request.continuationToken or None)
+        response = self._msg("ListInstanceIDsResponse", instanceIds=ids)
+        if token is not None:
+            response.continuationToken = token
+        return response
+
+    async def get_history(self, request: Any, context: Ctx) -> Any:
+        events = await self._service.history(request.instanceId)
+        return self._msg("GetInstanceHistoryResponse",
+                         events=convert.history(events, self.dialect))
+
+    async def rerun(self, request: Any, context: Ctx) -> Any:
+        new_id = await self._service.rerun_from_event(
+            request.sourceInstanceID, request.eventID,
+            new_instance_id=request.newInstanceID, overwrite_input=request.overwriteInput,
+            new_input=convert.optional_text(request, "input"))
+        return self._msg("RerunWorkflowFromEventResponse", newInstanceID=new_id)

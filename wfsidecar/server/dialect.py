@@ -1,0 +1,60 @@
+"""The two wire dialects and how each maps onto the internal model.
+
+Dapr and Microsoft SDKs dial the same method paths but give some field numbers different
+meanings (protocol.md §2), so a listener serves exactly one dialect. The internal model
+(``wfsidecar._proto.internal``) keeps every Dapr field at its Dapr number, so a Dapr
+message and its internal twin are the same bytes; Microsoft messages go through the
+name-based transcoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+from google.protobuf import message
+
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
+from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
+from wfsidecar.engine import RuntimeStatus
+from wfsidecar.server import transcode
+
+M = TypeVar("M", bound=message.Message)
+
+
+def reinterpret(msg: message.Message, cls: type[M]) -> M:
+    return cls.FromString(msg.SerializeToString())
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    wire: ModuleType
+    transcoded: bool
+    # Statuses this dialect's SDKs can parse; others are shown as the nearest one
+    # (never send STALLED to a Microsoft client: OrchestrationStatus(8) raises there).
+    max_status: int
+
+    def to_internal(self, msg: message.Message, cls: type[M]) -> M:
+        if self.transcoded:
+            return transcode.to_internal(msg, cls)
+        return reinterpret(msg, cls)
+
+    def to_wire(self, msg: message.Message, cls: type[M]) -> M:
+        if self.transcoded:
+            return transcode.to_dialect(msg, cls)
+        return reinterpret(msg, cls)
+
+    def status(self, status: RuntimeStatus) -> int:
+        if int(status) > self.max_status:
+            return int(RuntimeStatus.RUNNING)  # STALLED: still running, needs attention
+        return int(status)
+
+    def msg(self, name: str) -> Any:
+        """The wire message class called ``name`` in this dialect."""
+        return getattr(self.wire, name)
+
+
+DAPR = Dialect("dapr", dapr_pb, transcoded=False, max_status=int(RuntimeStatus.STALLED))
+MICROSOFT = Dialect("ms", ms_pb, transcoded=True, max_status=int(RuntimeStatus.SUSPENDED))

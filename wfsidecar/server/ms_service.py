@@ -1,0 +1,89 @@
+"""The Microsoft dialect's own RPCs on top of the shared TaskHubSidecarService."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from wfsidecar.server import convert
+from wfsidecar.server.dialect import MICROSOFT
+from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
+from wfsidecar.workflow.dispatch import WorkItemDispatcher
+from wfsidecar.workflow.queries import InstanceFilter
+from wfsidecar.workflow.service import WorkflowService
+
+HISTORY_CHUNK = 500  # events per HistoryChunk
+
+
+class MsSidecarService(SidecarService):
+    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
+                 ping_interval: float = 30.0) -> None:
+        super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval)
+
+    def rpcs(self) -> dict[str, tuple[Rpc, str]]:
+        return {
+            **super().rpcs(),
+            "QueryInstances": (self.query_instances, "QueryInstancesRequest"),
+            "ListInstanceIds": (self.list_instance_ids, "ListInstanceIdsRequest"),
+            "RestartInstance": (self.restart, "RestartInstanceRequest"),
+            "AbandonTaskOrchestratorWorkItem": (
+                self.abandon_orchestrator, "AbandonOrchestrationTaskRequest"),
+            "AbandonTaskActivityWorkItem": (self.abandon_activity, "AbandonActivityTaskRequest"),
+        }
+
+    def streams(self) -> dict[str, tuple[Rpc, str]]:
+        return {**super().streams(),
+                "StreamInstanceHistory": (self.stream_history, "StreamInstanceHistoryRequest")}
+
+    def start_policy(self, request: Any) -> dict[str, Any]:
+        # No policy: any existing instance is a conflict. A policy names the statuses of
+        # an existing instance that may be replaced (protocol.md §3.2 StartInstance).
+        statuses = request.orchestrationIdReusePolicy.replaceableStatus
+        return {"replaceable": frozenset(int(s) for s in statuses)}
+
+    async def query_instances(self, request: Any, context: Ctx) -> Any:
+        q = request.query
+        token = convert.optional_text(q, "continuationToken")
+        flt = InstanceFilter(
+            statuses=convert.statuses(q.runtimeStatus),
+            created_from_ms=convert.optional_ms(q, "createdTimeFrom"),
+            created_to_ms=convert.optional_ms(q, "createdTimeTo"),
+            id_prefix=convert.optional_text(q, "instanceIdPrefix") or "")
+        found, next_token = await self._service.query(flt, q.maxInstanceCount,
+                                                      None if token in (None, "", "0") else token)
+        response = self._msg("QueryInstancesResponse", orchestrationState=[
+            convert.orchestration_state(s, payloads=q.fetchInputsAndOutputs,
+                                        dialect=self.dialect) for s in found])
+        if next_token is not None:
+            response.continuationToken.value = next_token
+        return response
+
+    async def list_instance_ids(self, request: Any, context: Ctx) -> Any:
+        ids, key = await self._service.completed_ids(
+            convert.statuses(request.runtimeStatus),
+            convert.optional_ms(request, "completedTimeFrom"),
+            convert.optional_ms(request, "completedTimeTo"),
+            request.pageSize, convert.optional_text(request, "lastInstanceKey"))
+        response = self._msg("ListInstanceIdsResponse", instanceIds=ids)
+        if key is not None:
+            response.lastInstanceKey.value = key
+        return response
+
+    async def restart(self, request: Any, context: Ctx) -> Any:
+        instance_id = await self._service.restart(
+            request.instanceId, new_instance_id=request.restartWithNewInstanceId,
+            dialect=self.dialect.name)
+        return self._msg("RestartInstanceResponse", instanceId=instance_id)
+
+    async def abandon_orchestrator(self, request: Any, context: Ctx) -> Any:
+        self._dispatcher.abandon("orchestrator", request.completionToken)
+        return self._msg("AbandonOrchestrationTaskResponse")
+
+    async def abandon_activity(self, request: Any, context: Ctx) -> Any:
+        self._dispatcher.abandon("activity", request.completionToken)
+        return self._msg("AbandonActivityTaskResponse")
+
+    async def stream_history(self, request: Any, context: Ctx) -> AsyncIterator[Any]:
+        events = convert.history(await self._service.history(request.instanceId), self.dialect)
+        for start in range(0, max(len(events), 1), HISTORY_CHUNK):
+            yield self._msg("HistoryChunk", events=events[start:start + HISTORY_CHUNK])
