@@ -75,6 +75,8 @@ def orchestration_state(snapshot: InstanceSnapshot, *, payloads: bool, dialect: 
         state.completedTimestamp.CopyFrom(timestamp(view.completed_ms))
     if view.parent_instance_id:
         state.parentInstanceId.value = view.parent_instance_id
+    for key, value in snapshot.tags:
+        state.tags[key] = value
     if payloads:
         if view.input is not None:
             state.input.value = view.input

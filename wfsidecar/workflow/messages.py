@@ -59,3 +59,5 @@ class InstanceSnapshot:
     view: InstanceView
     custom_status: str | None
     history: tuple[pb.HistoryEvent, ...]
+    tags: tuple[tuple[str, str], ...] = ()
+    dialect: str = "dapr"

@@ -134,7 +134,11 @@ class WorkflowActor:
         view = self._view(state) if state.exists else None
         if view is None:
             return None
-        return InstanceSnapshot(view, state.custom_status, tuple(state.history))
+        started = next((e for e in (*state.history[:2], *state.inbox[:1])
+                        if e.HasField("executionStarted")), None)
+        tags = tuple(sorted(started.executionStarted.tags.items())) if started else ()
+        return InstanceSnapshot(view, state.custom_status, tuple(state.history), tags,
+                                state.dialect)
 
     def _terminal(self, state: WorkflowState) -> bool:
         view = self._view(state)
