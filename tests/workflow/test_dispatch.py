@@ -112,3 +112,23 @@ async def test_abandon_requeues_and_close_ends_waiting_streams() -> None:
     d.close()
     with pytest.raises(ShuttingDownError):
         await waiting
+
+
+async def test_filtered_streams_leave_unaccepted_items_queued() -> None:
+
+    d, applied = WorkItemDispatcher(), Applied()
+    only_b = d.open_stream("ms", lambda i: i.name == "b")
+    d.submit(WorkItem("orchestrator", "i1", b"", on_complete=applied, dialect="ms", name="a"))
+    waiting = asyncio.create_task(d.next(only_b))
+    await asyncio.sleep(0)
+    assert not waiting.done() and d.queued == 1  # "a" stays queued for another worker
+    d.submit(WorkItem("orchestrator", "i2", b"", on_complete=applied, dialect="ms", name="b"))
+    got = await asyncio.wait_for(waiting, 1)
+    assert got.instance_id == "i2"
+    dapr_stream = d.open_stream("dapr")
+    other = asyncio.create_task(d.next(dapr_stream))
+    await asyncio.sleep(0.01)
+    assert not other.done()  # a Dapr worker never gets Microsoft-dialect work
+    anything = d.open_stream("ms")
+    assert (await asyncio.wait_for(d.next(anything), 1)).instance_id == "i1"
+    other.cancel()

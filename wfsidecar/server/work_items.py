@@ -19,7 +19,7 @@ import grpc
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import ShuttingDownError
 from wfsidecar.server.dialect import DAPR, Dialect
-from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
+from wfsidecar.workflow.dispatch import Accepts, WorkItem, WorkItemDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class WorkItemStreams:
             pings = DAPR_HEALTH_PING_CAPABILITY in set(request.capabilities)
         else:
             pings = True
-        stream = self._dispatcher.open_stream(self._dialect.name)
+        stream = self._dispatcher.open_stream(self._dialect.name, work_item_filter(request))
         logger.info("%s worker stream %d opened (%s)", self._dialect.name, stream,
                     context.peer())
         try:
@@ -72,3 +72,27 @@ class WorkItemStreams:
         work = self._dialect.msg("WorkItem")()
         work.healthPing.SetInParent()  # field 6 in the Dapr proto, field 4 in Microsoft's
         return work
+
+
+def work_item_filter(request: Any) -> Accepts | None:
+    """The Microsoft worker's ``workItemFilters`` as a predicate (protocol.md §4.1).
+
+    No filters: everything. Filters present: a category with no entries matches nothing;
+    a name with no versions matches any version; otherwise the item's version ("" when
+    it has none) must be listed.
+    """
+    if "workItemFilters" not in request.DESCRIPTOR.fields_by_name:
+        return None
+    if not request.HasField("workItemFilters"):
+        return None
+    filters = request.workItemFilters
+    allowed = {
+        "orchestrator": {f.name: set(f.versions) for f in filters.orchestrations},
+        "activity": {f.name: set(f.versions) for f in filters.activities},
+    }
+
+    def accepts(item: WorkItem) -> bool:
+        versions = allowed[item.kind].get(item.name)
+        return versions is not None and (not versions or item.version in versions)
+
+    return accepts

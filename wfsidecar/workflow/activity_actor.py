@@ -53,7 +53,8 @@ class ActivityActor:
             return ReminderResult.DONE  # already applied or purged
         request = pb.ActivityRequest.FromString(raw)
         item = WorkItem("activity", self.instance_id, raw, task_id=request.taskId,
-                        on_complete=self._deliver(generation), dialect=dialect or "dapr")
+                        on_complete=self._deliver(generation), dialect=dialect or "dapr",
+                        name=request.name, version=request.version.value)
         self._in_flight = item
         self._dispatcher.submit(item)
         return ReminderResult.PARK

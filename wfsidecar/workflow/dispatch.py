@@ -46,6 +46,16 @@ class WorkItem:
     done: bool = False
     # Which wire dialect can run it: a worker only gets work its SDK family started.
     dialect: str = "dapr"
+    # Orchestration or activity name and version, for workers' work-item filters.
+    name: str = ""
+    version: str = ""
+
+
+Accepts = Callable[[WorkItem], bool]
+
+
+def _accept_all(item: WorkItem) -> bool:
+    return True
 
 
 class WorkItemDispatcher:
@@ -53,8 +63,11 @@ class WorkItemDispatcher:
 
     def __init__(self) -> None:
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
-        # Streams waiting for work, per dialect; an item goes straight to the first of them.
-        self._waiters: dict[str, deque[asyncio.Future[WorkItem]]] = defaultdict(deque)
+        # Streams waiting for work, per dialect; an item goes straight to the first of them
+        # whose filter accepts it.
+        self._waiters: dict[str, deque[tuple[asyncio.Future[WorkItem], Accepts]]] = (
+            defaultdict(deque))
+        self._stream_filter: dict[int, Accepts] = {}
         self._stream_dialect: dict[int, str] = {}
         self._delayed: dict[int, asyncio.TimerHandle] = {}
         self._pending: dict[str, WorkItem] = {}
@@ -80,10 +93,12 @@ class WorkItemDispatcher:
 
     # -- stream side -------------------------------------------------------------------
 
-    def open_stream(self, dialect: str = "dapr") -> int:
+    def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None) -> int:
+        """Register a worker stream; ``accepts`` is its work-item filter (None = all)."""
         stream = next(self._stream_ids)
         self._by_stream[stream] = set()
         self._stream_dialect[stream] = dialect
+        self._stream_filter[stream] = accepts or _accept_all
         return stream
 
     async def next(self, stream: int) -> WorkItem:
@@ -95,12 +110,17 @@ class WorkItemDispatcher:
         if self._closed:
             raise ShuttingDownError("wfsidecar is shutting down")
         dialect = self._stream_dialect.get(stream, "dapr")
+        accepts = self._stream_filter.get(stream, _accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
-        if queue:
-            item = queue.popleft()
+        # Items no connected worker accepts stay queued (their instance stays PENDING).
+        found = next((i for i in queue if accepts(i)), None)
+        if found is not None:
+            queue.remove(found)
+            item = found
         else:
             waiter: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
-            waiters.append(waiter)
+            entry = (waiter, accepts)
+            waiters.append(entry)
             try:
                 item = await waiter
             except asyncio.CancelledError:
@@ -109,8 +129,8 @@ class WorkItemDispatcher:
                     self._hand(waiter.result(), front=True)
                 raise
             finally:
-                if waiter in waiters:
-                    waiters.remove(waiter)
+                if entry in waiters:
+                    waiters.remove(entry)
         # A fresh token per dispatch: a completion for an earlier dispatch of the same
         # work (before a stream broke) must not be applied (protocol.md §4.3).
         item.token = f"{self._token_prefix}-{next(self._token_seq)}"
@@ -124,6 +144,7 @@ class WorkItemDispatcher:
         """The stream ended: put what it held back at the front of the queue."""
         tokens = self._by_stream.pop(stream, set())
         self._stream_dialect.pop(stream, None)
+        self._stream_filter.pop(stream, None)
         items = [self._pending.pop(t) for t in tokens if t in self._pending]
         for item in sorted(items, key=lambda i: i.token, reverse=True):
             item.stream = None
@@ -180,7 +201,7 @@ class WorkItemDispatcher:
         self._delayed.clear()
         for waiters in self._waiters.values():
             while waiters:
-                waiter = waiters.popleft()
+                waiter, _ = waiters.popleft()
                 if not waiter.done():
                     waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
 
@@ -215,9 +236,12 @@ class WorkItemDispatcher:
 
     def _hand(self, item: WorkItem, *, front: bool) -> None:
         waiters = self._waiters[item.dialect]
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
+        for entry in list(waiters):
+            waiter, accepts = entry
+            if waiter.done():
+                waiters.remove(entry)
+            elif accepts(item):
+                waiters.remove(entry)
                 waiter.set_result(item)
                 return
         if front:

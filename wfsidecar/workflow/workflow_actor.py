@@ -233,7 +233,9 @@ class WorkflowActor:
         execution_id = view.execution_id if view else ""
         request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
         item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
-                        on_complete=self._deliver_completion, dialect=state.dialect)
+                        on_complete=self._deliver_completion, dialect=state.dialect,
+                        name=view.name if view else "",
+                        version=(view.version or "") if view else "")
         self._dispatch = _Dispatch(item, turn, len(state.inbox))
         self._dispatcher.submit(item)
         return ReminderResult.PARK
