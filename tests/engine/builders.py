@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 T0 = 1_700_000_000_000  # epoch ms; every scenario starts here
 APP = "app-a"

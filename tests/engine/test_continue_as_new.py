@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import RuntimeStatus
 
 from .builders import APP, T0, Instance, complete, kinds, schedule, send, started

@@ -18,7 +18,7 @@ import pytest
 from google.protobuf import json_format
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 from .builders import T0, Instance, child, complete, schedule, started
 

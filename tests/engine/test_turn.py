@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wfsidecar import engine
-from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.errors import InvalidArgumentError
 
 from .builders import APP, T0, Instance, complete, schedule, started, timer

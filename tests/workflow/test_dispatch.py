@@ -115,7 +115,6 @@ async def test_abandon_requeues_and_close_ends_waiting_streams() -> None:
 
 
 async def test_filtered_streams_leave_unaccepted_items_queued() -> None:
-
     d, applied = WorkItemDispatcher(), Applied()
     only_b = d.open_stream("ms", lambda i: i.name == "b")
     d.submit(WorkItem("orchestrator", "i1", b"", on_complete=applied, dialect="ms", name="a"))
