@@ -21,6 +21,7 @@ from wfsidecar.engine.actions import (
     record_delivered,
     unresolved_scheduling,
 )
+from wfsidecar.engine import rewind
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
@@ -33,7 +34,8 @@ class TurnResult:
 
     history: list[pb.HistoryEvent]  # full committed history ([] after continue-as-new)
     continued_as_new: bool
-    next_inbox: list[pb.HistoryEvent]  # continue-as-new: [ExecutionStarted, *carryover]
+    # continue-as-new: [ExecutionStarted, *carryover]; rewind: [replay marker]
+    next_inbox: list[pb.HistoryEvent]
     outbox: list[Outbox]
     custom_status: str | None
     view: InstanceView  # after the turn; of the new generation after continue-as-new
@@ -75,6 +77,20 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         if index >= first_new:
             record_delivered(rec, generation[index])
 
+    rewinding = rewind.rewind_action(response)
+    if rewinding is not None and any(e.HasField("executionRewound") for e in turn.new):
+        # The worker rewrote the history; failed children are rewound too, and a plain
+        # replay turn follows (protocol.md §3.2 RewindInstance).
+        new_history = list(rewinding.rewindOrchestration.newHistory)
+        outbox: list[Outbox] = [
+            DeliverEvent(child, rewind.execution_rewound(None, now_ms))
+            for child in rewind.failed_children(turn.past)]
+        view = project(instance_id, new_history, last_updated_ms=now_ms)
+        if view is None:
+            raise InvalidArgumentError("the rewound history has no ExecutionStarted")
+        return TurnResult(new_history, False, [rewind.replay_marker(now_ms)], outbox,
+                          custom_status, view)
+
     actions, completion = _split(response)
     terminate = next((e for e in generation if e.HasField("executionTerminated")), None)
     if terminate is not None and (completion is None
@@ -99,7 +115,7 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         # Messages to other instances from actions before the continue-as-new still go out
         # (protocol.md §5.2 row 6, "Caution"); this generation's own activities and timers
         # do not: task ids restart at 0, so their results would be misattributed (hazard 6).
-        outbox: list[Outbox] = [
+        outbox = [
             o for o in rec.outbox if isinstance(o, StartChild | DeliverEvent | TerminateInstance)]
         view = project(instance_id, next_inbox[:1], last_updated_ms=now_ms)
         assert view is not None

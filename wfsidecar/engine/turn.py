@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
+from wfsidecar.engine import rewind
 from wfsidecar.engine.actions import resolved_task_id
 from wfsidecar.errors import InvalidArgumentError
 
@@ -77,11 +78,20 @@ def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent]
     started = any(e.HasField("executionStarted") for e in past)
     if past and not started:
         return None  # invalid state: durabletask-go drops such work items (engine.md §1.3)
+    rewound = rewind.rewind_requested(past, inbox)
+    if rewound is not None:
+        # Exactly these two new events: the Python SDK checks the length (protocol.md §3.2).
+        marker = h.orchestrator_started(_turn_time(past, [], now_ms))
+        return TurnInput(list(past), [marker, rewound], len(inbox) - 1)
     if any(e.HasField("executionCompleted") for e in past):
         return None  # completed instances never reopen (protocol.md §5.2, hazard 1)
     corr = _Correlation.of(past)
     accepted: list[pb.HistoryEvent] = []
+    replay = False
     for event in inbox:
+        if rewind.is_replay_marker(event):
+            replay = True  # a turn is wanted even with nothing new to show
+            continue
         kind = event.WhichOneof("eventType")
         if kind is None or kind == "executionCompleted":
             continue  # only the engine writes completions, and only from an action
@@ -91,7 +101,7 @@ def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent]
             started = True
         if corr.accept(event):
             accepted.append(event)
-    if not started or not accepted:
+    if not started or not (accepted or replay):
         return None
     marker = h.orchestrator_started(_turn_time(past, accepted, now_ms))
     return TurnInput(list(past), [marker, *accepted], len(inbox) - len(accepted))

@@ -26,6 +26,7 @@ class MsSidecarService(SidecarService):
             "QueryInstances": (self.query_instances, "QueryInstancesRequest"),
             "ListInstanceIds": (self.list_instance_ids, "ListInstanceIdsRequest"),
             "RestartInstance": (self.restart, "RestartInstanceRequest"),
+            "RewindInstance": (self.rewind, "RewindInstanceRequest"),
             "AbandonTaskOrchestratorWorkItem": (
                 self.abandon_orchestrator, "AbandonOrchestrationTaskRequest"),
             "AbandonTaskActivityWorkItem": (self.abandon_activity, "AbandonActivityTaskRequest"),
@@ -74,6 +75,10 @@ class MsSidecarService(SidecarService):
             request.instanceId, new_instance_id=request.restartWithNewInstanceId,
             dialect=self.dialect.name)
         return self._msg("RestartInstanceResponse", instanceId=instance_id)
+
+    async def rewind(self, request: Any, context: Ctx) -> Any:
+        await self._service.rewind(request.instanceId, convert.optional_text(request, "reason"))
+        return self._msg("RewindInstanceResponse")
 
     async def abandon_orchestrator(self, request: Any, context: Ctx) -> Any:
         self._dispatcher.abandon("orchestrator", request.completionToken)

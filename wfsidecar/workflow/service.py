@@ -15,7 +15,7 @@ from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost
 from wfsidecar.clock import Clock
-from wfsidecar.engine import RuntimeStatus
+from wfsidecar.engine import RuntimeStatus, rewind
 from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from wfsidecar.store.base import StateStore
 from wfsidecar.types import validate_instance_id
@@ -213,6 +213,22 @@ class WorkflowService:
         return await self.start(StartRequest(
             name=view.name, instance_id="" if new_instance_id else instance_id,
             input=view.input, version=view.version, dialect=dialect))
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """Re-open a FAILED instance from its last good state (Microsoft RewindInstance).
+
+        Raises:
+            NotFoundError: unknown instance.
+            FailedPreconditionError: the instance is not FAILED.
+        """
+        snapshot = await self.get(instance_id)
+        if snapshot is None:
+            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        if snapshot.view.status is not RuntimeStatus.FAILED:
+            raise FailedPreconditionError(
+                f"workflow '{instance_id}' is {snapshot.view.status.name}; "
+                "only FAILED instances can be rewound")
+        await self._add(instance_id, rewind.execution_rewound(reason, self._clock.now_ms()))
 
     async def history(self, instance_id: str) -> tuple[pb.HistoryEvent, ...]:
         snapshot = await self.get(instance_id)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
-from wfsidecar.engine import RuntimeStatus
+from wfsidecar.engine import RuntimeStatus, rewind
 from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import effects
@@ -123,7 +123,13 @@ class WorkflowActor:
 
     def _view(self, state: WorkflowState) -> engine.InstanceView | None:
         if state.history:
-            return engine.project(self.instance_id, state.history)
+            view = engine.project(self.instance_id, state.history)
+            if view is not None and rewind.rewind_requested(state.history, state.inbox):
+                # A rewind was accepted: clients see it running again at once, so a
+                # wait-for-completion does not return the old failure (protocol.md §3.2).
+                view = replace(view, status=RuntimeStatus.RUNNING, output=None,
+                               failure=None, completed_ms=None)
+            return view
         started = next((e for e in state.inbox if e.HasField("executionStarted")), None)
         if started is None:
             return None
@@ -194,8 +200,10 @@ class WorkflowActor:
         self._dispatch = None
 
     def _accept(self, ctx: TurnContext, state: WorkflowState, event: pb.HistoryEvent) -> None:
-        """Queue an event for the next turn (dropped once the instance is terminal)."""
-        if self._terminal(state):
+        """Queue an event for the next turn (dropped once the instance is terminal, except
+        a rewind of a failed instance)."""
+        reopening = event.HasField("executionRewound") and rewind.failed(state.history)
+        if self._terminal(state) and not reopening:
             return
         before = state.copy()
         state.inbox.append(event)
@@ -260,6 +268,7 @@ class WorkflowActor:
             state.inbox = [*result.next_inbox, *state.inbox]
         else:
             state.history = list(result.history)
+            state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn
         state.custom_status = result.custom_status
         terminal = self._terminal(state)
         if terminal:
