@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.engine import rewind
 from wfsidecar.engine.actions import (
     DeliverEvent,
     Outbox,
@@ -21,7 +22,6 @@ from wfsidecar.engine.actions import (
     record_delivered,
     unresolved_scheduling,
 )
-from wfsidecar.engine import rewind
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
