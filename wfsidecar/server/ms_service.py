@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from google.protobuf import wrappers_pb2
+
+from wfsidecar.engine import TERMINAL
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import MICROSOFT
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
@@ -41,6 +44,16 @@ class MsSidecarService(SidecarService):
         # an existing instance that may be replaced (protocol.md §3.2 StartInstance).
         statuses = request.orchestrationIdReusePolicy.replaceableStatus
         return {"replaceable": frozenset(int(s) for s in statuses)}
+
+    async def purge(self, request: Any, context: Ctx) -> Any:
+        # A Microsoft client purging an instance that is still running gets a count of 0,
+        # not an error (the reference in-memory backend and DTS behave so).
+        if request.WhichOneof("request") == "instanceId":
+            snapshot = await self._service.get(request.instanceId)
+            if snapshot is not None and snapshot.view.status not in TERMINAL:
+                return self._msg("PurgeInstancesResponse", deletedInstanceCount=0,
+                                 isComplete=wrappers_pb2.BoolValue(value=True))
+        return await super().purge(request, context)
 
     async def query_instances(self, request: Any, context: Ctx) -> Any:
         q = request.query

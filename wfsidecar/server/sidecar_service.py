@@ -18,7 +18,7 @@ from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import InvalidArgumentError
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import Dialect
-from wfsidecar.server.status import mapped
+from wfsidecar.server.status import mapped, mapped_stream
 from wfsidecar.server.work_items import WorkItemStreams
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
 from wfsidecar.workflow.service import WorkflowService
@@ -54,6 +54,7 @@ class SidecarService:
         }
 
     def streams(self) -> dict[str, tuple[Rpc, str]]:
+        """Server-streaming methods; generators other than GetWorkItems get error mapping."""
         return {"GetWorkItems": (self._streams.serve, "GetWorkItemsRequest")}
 
     def handler(self) -> grpc.GenericRpcHandler:
@@ -70,8 +71,9 @@ class SidecarService:
             for method, (fn, req) in self.rpcs().items()
         }
         for method, (fn, req) in self.streams().items():
+            handler = fn if method == "GetWorkItems" else mapped_stream(fn)
             methods[method] = grpc.unary_stream_rpc_method_handler(
-                fn, request_deserializer=request_type(req).FromString,
+                handler, request_deserializer=request_type(req).FromString,
                 response_serializer=serialize)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
 

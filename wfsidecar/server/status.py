@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import wraps
 from typing import TypeVar
 
@@ -54,5 +54,26 @@ def mapped(handler: Handler[Req, Resp]) -> Handler[Req, Resp]:
             logger.exception("unexpected error in %s", handler.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the daemon log")
         raise AssertionError("unreachable: abort raises")
+
+    return wrapper
+
+
+StreamHandler = Callable[[Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]
+
+
+def mapped_stream(handler: StreamHandler[Req, Resp]) -> StreamHandler[Req, Resp]:
+    """``mapped`` for server-streaming handlers written as async generators."""
+
+    @wraps(handler)
+    async def wrapper(request: Req,
+                      context: grpc.aio.ServicerContext[Req, Resp]) -> AsyncIterator[Resp]:
+        try:
+            async for response in handler(request, context):
+                yield response
+        except errors.WfSidecarError as exc:
+            await context.abort(status_for(exc), str(exc))
+        except Exception:
+            logger.exception("unexpected error in %s", handler.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the daemon log")
 
     return wrapper
