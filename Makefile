@@ -47,4 +47,4 @@ docker:
 	docker build -t wfsidecar:dev .
 
 clean:
-	rm -rf $(VENV) .sdk-venvs .pytest_cache .mypy_cache .ruff_cache data
+	rm -rf $(VENV) .sdk-venvs tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache data

@@ -105,6 +105,11 @@ def record_action(rec: Recorder, action: pb.OrchestratorAction, kind: str) -> No
         if st.HasField("input"):
             ts.input.CopyFrom(st.input)
         ts.taskExecutionId = st.taskExecutionId
+        # Microsoft: tags and the trace context ride from the action to the event and on
+        # to the ActivityRequest (protocol.md §7 "Tags", "Trace context").
+        ts.tags.update(st.tags)
+        if st.HasField("parentTraceContext"):
+            ts.parentTraceContext.CopyFrom(st.parentTraceContext)
         if st.HasField("historyPropagationScope"):  # optional: copy presence too
             ts.historyPropagationScope = st.historyPropagationScope
         _copy_router(event, _router(action, st.router))

@@ -161,6 +161,7 @@ def build_activity_request(instance_id: str, execution_id: str,
         request.input.CopyFrom(ts.input)
     if ts.HasField("parentTraceContext"):
         request.parentTraceContext.CopyFrom(ts.parentTraceContext)
+    request.tags.update(ts.tags)
     request.orchestrationInstance.instanceId = instance_id
     request.orchestrationInstance.executionId.value = execution_id
     return request

@@ -123,6 +123,11 @@ class WorkflowService:
             output, recursive, self._clock.now_ms()))
 
     async def suspend(self, instance_id: str, reason: str | None) -> None:
+        """Suspend; a no-op for an instance already suspended (a second ExecutionSuspended
+        would be buffered by the SDK and re-suspend it after the resume)."""
+        snapshot = await self.get(instance_id)
+        if snapshot is not None and snapshot.view.status is RuntimeStatus.SUSPENDED:
+            return
         await self._add(instance_id, engine.execution_suspended(reason, self._clock.now_ms()))
 
     async def resume(self, instance_id: str, reason: str | None) -> None:

@@ -161,7 +161,9 @@ class WorkflowActor:
             view = self._view(state)
             terminal = view is not None and view.status in engine.TERMINAL
             if cmd.replaceable is not None:
-                replace_it = view is not None and int(view.status) in cmd.replaceable and terminal
+                # Microsoft reuse policy: a listed status is replaced even while running
+                # (the old run is abandoned: its late results carry an old generation).
+                replace_it = view is not None and int(view.status) in cmd.replaceable
             else:
                 replace_it = terminal and not cmd.enforce_unique
             if not replace_it:
