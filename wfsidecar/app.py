@@ -37,6 +37,7 @@ from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
+from wfsidecar.workflow.entity_service import EntityService
 from wfsidecar.workflow.service import WorkflowService
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ class App:
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
             dapr = DaprSidecarService(self.service, dispatcher)
-            ms = MsSidecarService(self.service, dispatcher)
+            entities = EntityService(runtime, store, self.clock)
+            ms = MsSidecarService(self.service, dispatcher, entities)
             grpc_listeners = await self._start_grpc(stack, dapr.handler(), ms.handler())
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:

@@ -293,19 +293,8 @@ def test_known_gaps_are_still_gaps(outcomes: Outcomes) -> None:
     assert stale == []
 
 
-# Durable entities are not built yet (issue #4 stays open for them); these scenarios
-# must fail until they are, and xfail_strict turns an unexpected pass into a failure.
-NOT_YET_BUILT = frozenset(n for n in SCENARIO_NAMES if n.startswith(("entity_",
-                                                                      "async_entity_")))
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="durable entities not built yet",
-                                            strict=True)) if n in NOT_YET_BUILT else n
-    for n in SCENARIO_NAMES])
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
 def test_scenario(name: str, outcomes: Outcomes) -> None:
-    if outcomes.candidate_label == "reference" and name in NOT_YET_BUILT:
-        pytest.skip("reference vs reference: nothing to await")
     got = outcomes.candidate[name]
     if outcomes.candidate_label != "reference" and name in KNOWN_REFERENCE_GAPS:
         expected = KNOWN_REFERENCE_GAPS[name]["expected"]

@@ -228,7 +228,7 @@ def test_actions_after_a_completion_are_ignored() -> None:
     (send(1, "", "e"), "target instance id"),
     (terminate(1, ""), "no target instance id"),
     (pb.OrchestratorAction(id=1, sendEntityMessage=pb.SendEntityMessageAction()),
-     "not supported"),
+     "is empty"),
 ])
 def test_malformed_responses_are_invalid_argument(action: pb.OrchestratorAction,
                                                   message: str) -> None:

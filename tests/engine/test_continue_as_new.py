@@ -74,3 +74,16 @@ def test_next_generation_runs_from_next_inbox() -> None:
     second = wf.turn(T0, schedule(0, "act"))
     assert [e.eventId for e in second.history] == [-1, -1, -1, 0]
     assert second.view.execution_id == "exec-2" and second.view.input == '"1"'
+
+
+def test_entity_unlocks_before_it_are_sent() -> None:
+    # The MS SDK releases a critical section's locks in the same response as the
+    # continue-as-new (protocol.md §5.2 row 6, "Caution").
+    wf = Instance(inbox=[started()])
+    unlock = pb.OrchestratorAction(id=0)
+    sent = unlock.sendEntityMessage.entityUnlockSent
+    sent.criticalSectionId = "cs"
+    sent.targetInstanceId.value = "@counter@k"
+    result = wf.turn(T0, unlock, complete(1, CAN, result='"1"'))
+    assert [type(o) for o in result.outbox] == [engine.MessageEntity]
+    assert result.outbox[0].entity_id == "@counter@k"

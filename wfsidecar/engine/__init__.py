@@ -18,6 +18,7 @@ from wfsidecar.engine.actions import (
     TerminateInstance,
 )
 from wfsidecar.engine.apply import TurnResult, apply_response
+from wfsidecar.engine.entities import MessageEntity
 from wfsidecar.engine.history import (
     event_raised,
     execution_resumed,
@@ -44,6 +45,7 @@ __all__ = [
     "TERMINAL",
     "DeliverEvent",
     "InstanceView",
+    "MessageEntity",
     "NotifyParent",
     "Outbox",
     "RuntimeStatus",

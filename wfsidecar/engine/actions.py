@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.engine import entities
 from wfsidecar.engine import history as h
+from wfsidecar.engine.entities import MessageEntity
 from wfsidecar.errors import InvalidArgumentError
 
 
@@ -64,7 +66,7 @@ class NotifyParent:
 
 
 Outbox = ScheduleActivity | ScheduleTimer | StartChild | DeliverEvent | TerminateInstance | \
-    NotifyParent
+    NotifyParent | MessageEntity
 
 
 @dataclass(slots=True)
@@ -161,6 +163,8 @@ def record_action(rec: Recorder, action: pb.OrchestratorAction, kind: str) -> No
         rec.events.append(h.execution_stalled(f"Version not available: {name}", rec.now_ms))
     elif kind == "createDetachedWorkflow":
         _create_detached(rec, action)
+    elif kind == "sendEntityMessage":
+        _entity_message(rec, action)
     else:
         raise InvalidArgumentError(
             f"action {action.id} of kind {kind!r} is not supported by this sidecar")
@@ -303,3 +307,10 @@ def _create_detached(rec: Recorder, action: pb.OrchestratorAction) -> None:
     rec.events.append(event)
     # No parent link: the new instance never reports back (protocol.md §5.2 row 11).
     rec.outbox.append(StartChild(child_id, started))
+
+
+
+def _entity_message(rec: Recorder, action: pb.OrchestratorAction) -> None:
+    message = entities.orchestration_message(action, rec.instance_id, rec.started, rec.now_ms)
+    rec.events.append(message.event)
+    rec.outbox.append(message)

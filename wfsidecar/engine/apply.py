@@ -23,6 +23,7 @@ from wfsidecar.engine.actions import (
     unresolved_scheduling,
 )
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
+from wfsidecar.engine.entities import MessageEntity
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
 from wfsidecar.errors import InvalidArgumentError
@@ -115,8 +116,9 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         # Messages to other instances from actions before the continue-as-new still go out
         # (protocol.md §5.2 row 6, "Caution"); this generation's own activities and timers
         # do not: task ids restart at 0, so their results would be misattributed (hazard 6).
-        outbox = [
-            o for o in rec.outbox if isinstance(o, StartChild | DeliverEvent | TerminateInstance)]
+        # Entity messages (signals, calls, the unlocks of a critical section) go out too.
+        outbox = [o for o in rec.outbox if isinstance(
+            o, StartChild | DeliverEvent | TerminateInstance | MessageEntity)]
         view = project(instance_id, next_inbox[:1], last_updated_ms=now_ms)
         assert view is not None
         return TurnResult([], True, next_inbox, outbox, custom_status,

@@ -7,11 +7,14 @@ from typing import Any
 
 from google.protobuf import wrappers_pb2
 
+from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.engine import TERMINAL
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import MICROSOFT
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
+from wfsidecar.workflow.entity_actor import EntitySnapshot
+from wfsidecar.workflow.entity_service import EntityFilter, EntityService
 from wfsidecar.workflow.queries import InstanceFilter
 from wfsidecar.workflow.service import WorkflowService
 
@@ -19,9 +22,10 @@ HISTORY_CHUNK = 500  # events per HistoryChunk
 
 
 class MsSidecarService(SidecarService):
-    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
-                 ping_interval: float = 30.0) -> None:
+    def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
+                 entities: EntityService, *, ping_interval: float = 30.0) -> None:
         super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval)
+        self._entities = entities
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         return {
@@ -33,6 +37,12 @@ class MsSidecarService(SidecarService):
             "AbandonTaskOrchestratorWorkItem": (
                 self.abandon_orchestrator, "AbandonOrchestrationTaskRequest"),
             "AbandonTaskActivityWorkItem": (self.abandon_activity, "AbandonActivityTaskRequest"),
+            "AbandonTaskEntityWorkItem": (self.abandon_entity, "AbandonEntityTaskRequest"),
+            "SignalEntity": (self.signal_entity, "SignalEntityRequest"),
+            "GetEntity": (self.get_entity, "GetEntityRequest"),
+            "QueryEntities": (self.query_entities, "QueryEntitiesRequest"),
+            "CleanEntityStorage": (self.clean_entities, "CleanEntityStorageRequest"),
+            "CompleteEntityTask": (self.complete_entity, "EntityBatchResult"),
         }
 
     def streams(self) -> dict[str, tuple[Rpc, str]]:
@@ -100,6 +110,64 @@ class MsSidecarService(SidecarService):
     async def abandon_activity(self, request: Any, context: Ctx) -> Any:
         self._dispatcher.abandon("activity", request.completionToken)
         return self._msg("AbandonActivityTaskResponse")
+
+    async def abandon_entity(self, request: Any, context: Ctx) -> Any:
+        self._dispatcher.abandon("entity", request.completionToken)
+        return self._msg("AbandonEntityTaskResponse")
+
+    # -- entities ----------------------------------------------------------------------
+
+    async def signal_entity(self, request: Any, context: Ctx) -> Any:
+        await self._entities.signal(request.instanceId, request.name,
+                                    convert.optional_text(request, "input"),
+                                    request_id=request.requestId,
+                                    scheduled_ms=convert.optional_ms(request, "scheduledTime"))
+        return self._msg("SignalEntityResponse")
+
+    async def get_entity(self, request: Any, context: Ctx) -> Any:
+        snapshot = await self._entities.get(request.instanceId)
+        if snapshot is None:
+            return self._msg("GetEntityResponse", exists=False)
+        return self._msg("GetEntityResponse", exists=True,
+                         entity=self._entity_metadata(snapshot, request.includeState))
+
+    async def query_entities(self, request: Any, context: Ctx) -> Any:
+        q = request.query
+        flt = EntityFilter(id_prefix=convert.optional_text(q, "instanceIdStartsWith") or "",
+                           modified_from_ms=convert.optional_ms(q, "lastModifiedFrom"),
+                           modified_to_ms=convert.optional_ms(q, "lastModifiedTo"),
+                           include_transient=q.includeTransient)
+        size = q.pageSize.value if q.HasField("pageSize") else 0
+        found, token = await self._entities.query(
+            flt, size, convert.optional_text(q, "continuationToken") or None)
+        response = self._msg("QueryEntitiesResponse", entities=[
+            self._entity_metadata(s, q.includeState) for s in found])
+        if token is not None:
+            response.continuationToken.value = token
+        return response
+
+    async def clean_entities(self, request: Any, context: Ctx) -> Any:
+        removed, released = await self._entities.clean(
+            remove_empty=request.removeEmptyEntities,
+            release_orphaned_locks=request.releaseOrphanedLocks)
+        return self._msg("CleanEntityStorageResponse", emptyEntitiesRemoved=removed,
+                         orphanedLocksReleased=released)
+
+    def _entity_metadata(self, snapshot: EntitySnapshot, include_state: bool) -> Any:
+        md = self._msg("EntityMetadata", instanceId=snapshot.entity_id,
+                       backlogQueueSize=snapshot.backlog)
+        md.lastModifiedTime.FromMilliseconds(snapshot.last_modified_ms)
+        if snapshot.locked_by is not None:
+            md.lockedBy.value = snapshot.locked_by
+        if include_state and snapshot.state is not None:
+            md.serializedState.value = snapshot.state
+        return md
+
+    async def complete_entity(self, request: Any, context: Ctx) -> Any:
+        internal = self.dialect.to_internal(request, ipb.EntityBatchResult)
+        await self._dispatcher.complete("entity", request.completionToken, "", -1,
+                                        internal.SerializeToString())
+        return self._msg("CompleteTaskResponse")
 
     async def stream_history(self, request: Any, context: Ctx) -> AsyncIterator[Any]:
         events = convert.history(await self._service.history(request.instanceId), self.dialect)

@@ -62,6 +62,11 @@ class WorkItemStreams:
             request = ipb.OrchestratorRequest.FromString(item.payload)
             work.orchestratorRequest.CopyFrom(
                 self._dialect.to_wire(request, self._dialect.msg("OrchestratorRequest")))
+        elif item.kind == "entity":
+            # The batch form (EntityBatchRequest): the 1.12 worker runs it as is.
+            batch = ipb.EntityBatchRequest.FromString(item.payload)
+            work.entityRequest.CopyFrom(
+                self._dialect.to_wire(batch, self._dialect.msg("EntityBatchRequest")))
         else:
             activity = ipb.ActivityRequest.FromString(item.payload)
             work.activityRequest.CopyFrom(
@@ -90,8 +95,11 @@ def work_item_filter(request: Any) -> Accepts | None:
         "orchestrator": {f.name: set(f.versions) for f in filters.orchestrations},
         "activity": {f.name: set(f.versions) for f in filters.activities},
     }
+    entity_names = {f.name.lower() for f in filters.entities}
 
     def accepts(item: WorkItem) -> bool:
+        if item.kind == "entity":  # entity filters carry names only (lower-cased)
+            return item.name.lower() in entity_names
         versions = allowed[item.kind].get(item.name)
         return versions is not None and (not versions or item.version in versions)
 

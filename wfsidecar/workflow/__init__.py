@@ -6,18 +6,20 @@ from wfsidecar.actors import ActorRuntime
 from wfsidecar.clock import Clock
 from wfsidecar.workflow.activity_actor import ActivityActor
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
-from wfsidecar.workflow.state import ACTIVITY_ACTOR, WORKFLOW_ACTOR
+from wfsidecar.workflow.entity_actor import EntityActor
+from wfsidecar.workflow.state import ACTIVITY_ACTOR, ENTITY_ACTOR, WORKFLOW_ACTOR
 from wfsidecar.workflow.waiters import StatusWaiters
 from wfsidecar.workflow.workflow_actor import WorkflowActor
 
 
 def register_actor_types(runtime: ActorRuntime, dispatcher: WorkItemDispatcher,
                          waiters: StatusWaiters, clock: Clock) -> None:
-    """Host the two internal actor types of the workflow engine on ``runtime``."""
+    """Host the three internal actor types of the workflow engine on ``runtime``."""
     runtime.register(WORKFLOW_ACTOR,
                      lambda ref, host: WorkflowActor(ref, host, dispatcher, waiters.publish))
     runtime.register(ACTIVITY_ACTOR,
                      lambda ref, host: ActivityActor(ref, host, dispatcher, clock))
+    runtime.register(ENTITY_ACTOR, lambda ref, host: EntityActor(ref, host, dispatcher))
 
 
 __all__ = ["StatusWaiters", "WorkItemDispatcher", "register_actor_types"]

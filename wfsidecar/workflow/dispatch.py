@@ -25,7 +25,7 @@ from wfsidecar.errors import NotFoundError, ShuttingDownError
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["orchestrator", "activity"]
+Kind = Literal["orchestrator", "activity", "entity"]
 
 
 @dataclass(slots=True, eq=False)
@@ -34,7 +34,8 @@ class WorkItem:
 
     kind: Kind
     instance_id: str
-    payload: bytes  # serialized OrchestratorRequest / ActivityRequest (dialect-neutral bytes)
+    # serialized OrchestratorRequest / ActivityRequest / EntityBatchRequest (internal model)
+    payload: bytes
     task_id: int = -1
     token: str = ""
     # Applies a completion; set by the submitting actor side.
@@ -214,7 +215,8 @@ class WorkItemDispatcher:
             item = next((i for i in self._pending.values() if i.kind == kind
                          and i.instance_id == instance_id
                          and (kind == "orchestrator" or i.task_id == task_id)), None)
-        if item is None or item.kind != kind or item.instance_id != instance_id:
+        # EntityBatchResult carries no instance id (""): the token alone identifies it.
+        if item is None or item.kind != kind or (instance_id and item.instance_id != instance_id):
             raise NotFoundError(
                 f"unknown instance ID/task ID combo: {instance_id}/{task_id} "
                 "(the work item was already completed or re-dispatched)"

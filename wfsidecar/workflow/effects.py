@@ -18,6 +18,7 @@ from wfsidecar.actors import TurnContext
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow.state import (
     ACTIVITY_ACTOR,
+    ENTITY_ACTOR,
     WORKFLOW_ACTOR,
     activity_actor_id,
     activity_key,
@@ -42,6 +43,13 @@ def send(ctx: TurnContext, target_instance: str, event: pb.HistoryEvent,
                      ref=ActorRef(WORKFLOW_ACTOR, target_instance))
 
 
+def send_entity(ctx: TurnContext, entity_id: str, event: pb.HistoryEvent, due_ms: int) -> None:
+    """Deliver an operation request to an entity's queue, durably with this turn
+    (``msg-<random>`` on the entity actor; a future ``due_ms`` delays a signal)."""
+    ctx.set_reminder(f"msg-{uuid.uuid4().hex[:12]}", due_ms=max(due_ms, ctx.now_ms),
+                     data=event.SerializeToString(), ref=ActorRef(ENTITY_ACTOR, entity_id))
+
+
 def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generation: int,
                  outbox: Iterable[engine.Outbox], dialect: str = "dapr") -> None:
     for item in outbox:
@@ -59,6 +67,8 @@ def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generati
             target_id = item.instance_id
             event = item.started if isinstance(item, engine.StartChild) else item.event
             send(ctx, target_id, event, dialect)
+        elif isinstance(item, engine.MessageEntity):
+            send_entity(ctx, item.entity_id, item.event, item.due_ms)
         else:  # pragma: no cover - the engine's Outbox union is closed
             raise AssertionError(f"unknown outbox item {item!r}")
 

@@ -24,6 +24,7 @@ DAPR = "dapr"
 MICROSOFT = "ms"
 WORKFLOW_ACTOR = "dapr.internal.wfengine.workflow"
 ACTIVITY_ACTOR = "dapr.internal.wfengine.activity"
+ENTITY_ACTOR = "dapr.internal.wfengine.entity"
 
 
 def inbox_key(i: int) -> str:
