@@ -8,15 +8,6 @@ that Get/Query report (style.md §3.1 principle 1, engine.md §1).
 
 from __future__ import annotations
 
-from wfsidecar.engine.actions import (
-    DeliverEvent,
-    NotifyParent,
-    Outbox,
-    ScheduleActivity,
-    ScheduleTimer,
-    StartChild,
-    TerminateInstance,
-)
 from wfsidecar.engine.apply import TurnResult, apply_response
 from wfsidecar.engine.entities import MessageEntity
 from wfsidecar.engine.history import (
@@ -31,6 +22,15 @@ from wfsidecar.engine.history import (
     task_completed,
     task_failed,
     timer_fired,
+)
+from wfsidecar.engine.outbox import (
+    DeliverEvent,
+    NotifyParent,
+    Outbox,
+    ScheduleActivity,
+    ScheduleTimer,
+    StartChild,
+    TerminateInstance,
 )
 from wfsidecar.engine.rerun import rerun_history
 from wfsidecar.engine.status import TERMINAL, InstanceView, RuntimeStatus, project

@@ -6,79 +6,20 @@ handles every action that leaves the instance running.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import entities
 from wfsidecar.engine import history as h
-from wfsidecar.engine.entities import MessageEntity
+from wfsidecar.engine.outbox import (
+    DeliverEvent,
+    Recorder,
+    ScheduleActivity,
+    ScheduleTimer,
+    StartChild,
+    TerminateInstance,
+)
 from wfsidecar.errors import InvalidArgumentError
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleActivity:
-    """Run activity ``task_id``; ``scheduled`` is its TaskScheduled event."""
-
-    task_id: int
-    scheduled: pb.HistoryEvent
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleTimer:
-    """Deliver the pre-built ``fired`` event to this instance at ``fire_at_ms``."""
-
-    timer_id: int
-    fire_at_ms: int
-    fired: pb.HistoryEvent
-
-
-@dataclass(frozen=True, slots=True)
-class StartChild:
-    """Create instance ``instance_id`` from ``started`` (an ExecutionStarted)."""
-
-    instance_id: str
-    started: pb.HistoryEvent
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverEvent:
-    """EventRaised for another instance; dropped silently if it is missing or terminal."""
-
-    instance_id: str
-    event: pb.HistoryEvent
-
-
-@dataclass(frozen=True, slots=True)
-class TerminateInstance:
-    """ExecutionTerminated for another instance (action or recursive cascade)."""
-
-    instance_id: str
-    event: pb.HistoryEvent
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyParent:
-    """SubOrchestrationInstanceCompleted/Failed for the parent instance."""
-
-    instance_id: str
-    event: pb.HistoryEvent
-
-
-Outbox = ScheduleActivity | ScheduleTimer | StartChild | DeliverEvent | TerminateInstance | \
-    NotifyParent | MessageEntity
-
-
-@dataclass(slots=True)
-class Recorder:
-    """Accumulates one turn's action events and side effects."""
-
-    instance_id: str
-    started: pb.HistoryEvent  # this generation's ExecutionStarted
-    now_ms: int
-    new_execution_id: Callable[[], str]
-    events: list[pb.HistoryEvent] = field(default_factory=list)
-    outbox: list[Outbox] = field(default_factory=list)
 
 
 def own_app_id(started: pb.HistoryEvent) -> str:

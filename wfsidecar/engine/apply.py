@@ -13,17 +13,19 @@ from dataclasses import dataclass, replace
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import rewind
 from wfsidecar.engine.actions import (
-    DeliverEvent,
-    Outbox,
-    Recorder,
-    StartChild,
-    TerminateInstance,
     record_action,
     record_delivered,
     unresolved_scheduling,
 )
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
 from wfsidecar.engine.entities import MessageEntity
+from wfsidecar.engine.outbox import (
+    DeliverEvent,
+    Outbox,
+    Recorder,
+    StartChild,
+    TerminateInstance,
+)
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
 from wfsidecar.errors import InvalidArgumentError

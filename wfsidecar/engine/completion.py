@@ -10,7 +10,11 @@ from typing import cast
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
-from wfsidecar.engine.actions import NotifyParent, Recorder, TerminateInstance
+from wfsidecar.engine.outbox import (
+    NotifyParent,
+    Recorder,
+    TerminateInstance,
+)
 from wfsidecar.engine.status import RuntimeStatus
 from wfsidecar.errors import InvalidArgumentError
 
