@@ -39,6 +39,7 @@ from wfsidecar.store.base import StateStore
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.entity_service import EntityService
 from wfsidecar.workflow.service import WorkflowService
+from wfsidecar.workflow.task_hub import TaskHubReset
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ class App:
                                           _scheduler_settings(self.config.reminders))
             dapr = DaprSidecarService(self.service, dispatcher)
             entities = EntityService(runtime, store, self.clock)
-            ms = MsSidecarService(self.service, dispatcher, entities)
+            task_hub = (TaskHubReset(runtime, store, dispatcher)
+                        if self.config.testing.allow_task_hub_reset else None)
+            ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub)
             grpc_listeners = await self._start_grpc(stack, dapr.handler(), ms.handler())
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:

@@ -190,6 +190,15 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TestingConfig:
+    """Switches meant only for test suites; never enable them in production."""
+
+    allow_task_hub_reset: bool = False
+    """Let the Microsoft-dialect CreateTaskHub/DeleteTaskHub RPCs wipe ALL workflow, activity
+    and entity state (test isolation). Off: both answer UNIMPLEMENTED."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole daemon configuration; ``Config()`` is the built-in defaults."""
 
@@ -207,6 +216,8 @@ class Config:
     """Logging."""
     security: SecurityConfig = field(default_factory=SecurityConfig)
     """Client authentication."""
+    testing: TestingConfig = field(default_factory=TestingConfig)
+    """Test-only switches."""
 
     def to_dict(self, *, mask_secrets: bool = False) -> dict[str, Any]:
         """A plain nested dict, ready for ``yaml.safe_dump``, that ``load`` reads back.

@@ -212,6 +212,15 @@ class ActorRuntime:
         if not self._turn_tasks:
             self._no_turns.set()
 
+    def evict_all(self) -> None:
+        """Forget every activation (after a wholesale change made outside their turns);
+        busy ones are rebuilt from the store at their next turn."""
+        for ref, activation in list(self._table.items()):
+            if activation.users:
+                self._reset(ref, activation)
+            else:
+                del self._table[ref]
+
     # -- idle deactivation -------------------------------------------------------------
 
     async def run_idle_reaper(self) -> None:

@@ -17,15 +17,18 @@ from wfsidecar.workflow.entity_actor import EntitySnapshot
 from wfsidecar.workflow.entity_service import EntityFilter, EntityService
 from wfsidecar.workflow.queries import InstanceFilter
 from wfsidecar.workflow.service import WorkflowService
+from wfsidecar.workflow.task_hub import TaskHubReset
 
 HISTORY_CHUNK = 500  # events per HistoryChunk
 
 
 class MsSidecarService(SidecarService):
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
-                 entities: EntityService, *, ping_interval: float = 30.0) -> None:
+                 entities: EntityService, *, ping_interval: float = 30.0,
+                 task_hub: TaskHubReset | None = None) -> None:
         super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval)
         self._entities = entities
+        self._task_hub = task_hub  # None: CreateTaskHub/DeleteTaskHub stay UNIMPLEMENTED
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         return {
@@ -43,7 +46,20 @@ class MsSidecarService(SidecarService):
             "QueryEntities": (self.query_entities, "QueryEntitiesRequest"),
             "CleanEntityStorage": (self.clean_entities, "CleanEntityStorageRequest"),
             "CompleteEntityTask": (self.complete_entity, "EntityBatchResult"),
+            **self._task_hub_rpcs(),
         }
+
+    def _task_hub_rpcs(self) -> dict[str, tuple[Rpc, str]]:
+        if self._task_hub is None:
+            return {}  # unregistered methods answer UNIMPLEMENTED
+        return {"CreateTaskHub": (self.reset_task_hub, "CreateTaskHubRequest"),
+                "DeleteTaskHub": (self.reset_task_hub, "DeleteTaskHubRequest")}
+
+    async def reset_task_hub(self, request: Any, context: Ctx) -> Any:
+        assert self._task_hub is not None
+        await self._task_hub.wipe()
+        name = type(request).__name__.replace("Request", "Response")
+        return self._msg(name)
 
     def streams(self) -> dict[str, tuple[Rpc, str]]:
         return {**super().streams(),

@@ -194,6 +194,22 @@ class WorkItemDispatcher:
         if not self._closed:
             self._hand(item, front=False)
 
+    def clear(self) -> int:
+        """Drop every queued and dispatched item (task hub reset); return how many.
+
+        Completions still arriving for dropped dispatches are refused as stale.
+        """
+        dropped = self.queued + len(self._pending)
+        for queue in self._queues.values():
+            queue.clear()
+        self._pending.clear()
+        for tokens in self._by_stream.values():
+            tokens.clear()
+        for handle in self._delayed.values():
+            handle.cancel()
+        self._delayed.clear()
+        return dropped
+
     def close(self) -> None:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
