@@ -129,3 +129,35 @@ async def test_second_daemon_on_same_database_fails_startup(tmp_path: Path) -> N
         other = make_config(tmp_path)
         with pytest.raises(StartupError, match="in use by another wfsidecar"):
             await other.serve(asyncio.Event().wait)
+
+
+async def test_extra_listeners_each_serve_one_dialect(tmp_path: Path) -> None:
+    from google.protobuf import empty_pb2
+
+    from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
+
+    app = make_config(tmp_path, **{
+        "listeners.extra_grpc": ("dapr@127.0.0.1:0", "ms@127.0.0.1:0")})
+    async with running(app):
+        assert app.ports is not None
+        extra_dapr, extra_ms = app.ports.extra_grpc
+        ready = json.loads((tmp_path / "ready.json").read_text())
+        assert ready["extra_grpc_ports"] == [extra_dapr, extra_ms]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{extra_dapr}") as channel:
+            hello = channel.unary_unary("/TaskHubSidecarService/Hello",
+                                        request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=empty_pb2.Empty.FromString)
+            await hello(empty_pb2.Empty(), timeout=5)
+            ids = channel.unary_unary(
+                "/TaskHubSidecarService/ListInstanceIDs",  # a Dapr-only method
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=dapr_pb.ListInstanceIDsResponse.FromString)
+            await ids(dapr_pb.ListInstanceIDsRequest(), timeout=5)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{extra_ms}") as channel:
+            ids = channel.unary_unary(
+                "/TaskHubSidecarService/ListInstanceIDs",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=dapr_pb.ListInstanceIDsResponse.FromString)
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await ids(dapr_pb.ListInstanceIDsRequest(), timeout=5)
+            assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

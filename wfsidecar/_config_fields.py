@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 class Leaf:
     """What one scalar field accepts, distilled from its type hint."""
 
-    kind: type  # bool, int, float or str
+    kind: type  # bool, int, float, str, or tuple (a list of strings)
     optional: bool = False
     choices: tuple[str, ...] = ()
     range: Range | None = None
@@ -54,6 +54,8 @@ class Leaf:
             text = "a boolean (true/false, or 1/0 in the environment)"
         elif self.kind is str:
             text = "a non-empty string"
+        elif self.kind is tuple:
+            text = "a list of strings (comma-separated in the environment)"
         else:
             text = "an integer" if self.kind is int else "a number"
             low, high = (self.range.min, self.range.max) if self.range else (None, None)
@@ -90,6 +92,8 @@ def _describe(hint: Any) -> Leaf | type[DataclassInstance]:
         hint = args[0]
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint
+    if get_origin(hint) is tuple and get_args(hint) == (str, Ellipsis):
+        return Leaf(kind=tuple, optional=optional)
     choices: tuple[str, ...] = ()
     if get_origin(hint) is Literal:
         choices, hint = get_args(hint), str
@@ -141,6 +145,8 @@ _INVALID = object()
 
 
 def _convert(leaf: Leaf, value: object, *, text: bool) -> object:
+    if leaf.kind is tuple:
+        return _string_list(value, text=text)
     # An empty value means "unset" for optional fields: that is how an environment
     # variable says null, and DAPR_API_TOKEN="" means "no token" in Dapr too.
     if value is None or value == "":
@@ -163,6 +169,16 @@ def _convert(leaf: Leaf, value: object, *, text: bool) -> object:
         return _in_range(leaf, value)
     if leaf.kind is float and isinstance(value, int | float) and math.isfinite(value):
         return _in_range(leaf, float(value))
+    return _INVALID
+
+
+def _string_list(value: object, *, text: bool) -> object:
+    if value is None:
+        return ()
+    if text and isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
     return _INVALID
 
 

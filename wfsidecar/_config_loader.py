@@ -163,6 +163,8 @@ def dump(obj: DataclassInstance, *, mask_secrets: bool) -> dict[str, Any]:
             out[name] = "***"
         elif spec.duration:
             out[name] = format_duration(value)
+        elif spec.kind is tuple:
+            out[name] = list(value)  # YAML has lists, not tuples
         else:
             out[name] = value
     return out

@@ -28,7 +28,7 @@ from wfsidecar import logs
 from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
 from wfsidecar.clock import Clock, SystemClock
-from wfsidecar.config import Config, RemindersConfig
+from wfsidecar.config import Config, RemindersConfig, parse_listener
 from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
 from wfsidecar.health import Phase, Readiness
 from wfsidecar.http.server import HttpListener
@@ -51,13 +51,15 @@ class BoundPorts:
     dapr_grpc: int
     durabletask_grpc: int
     http: int
+    extra_grpc: tuple[int, ...] = ()  # listeners.extra_grpc, in the configured order
 
-    def as_json(self) -> dict[str, int]:
+    def as_json(self) -> dict[str, object]:
         return {
             "pid": os.getpid(),
             "dapr_grpc_port": self.dapr_grpc,
             "durabletask_grpc_port": self.durabletask_grpc,
             "http_port": self.http,
+            "extra_grpc_ports": list(self.extra_grpc),
         }
 
 
@@ -121,7 +123,8 @@ class App:
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
-                self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http)
+                self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
+                                        tuple(g.port for g in grpc_listeners[2:]))
                 await self._set_phase(Phase.READY, grpc_listeners)
                 await self._write_ready_file(stack)
                 logger.info("wfsidecar ready in %.0f ms (ports %s)",
@@ -182,13 +185,16 @@ class App:
     async def _start_grpc(self, stack: AsyncExitStack, dapr: grpc.GenericRpcHandler,
                           ms: grpc.GenericRpcHandler) -> list[GrpcListener]:
         listeners = []
-        for name, cfg in (("dapr", self.config.listeners.dapr_grpc),
-                          ("durabletask", self.config.listeners.durabletask_grpc)):
-            listener = GrpcListener(
-                name, cfg.host, cfg.port,
-                max_message_size=self.config.listeners.max_message_size)
+        cfg = self.config.listeners
+        wanted = [("dapr", "dapr", cfg.dapr_grpc.host, cfg.dapr_grpc.port),
+                  ("durabletask", "ms", cfg.durabletask_grpc.host, cfg.durabletask_grpc.port)]
+        for spec in cfg.extra_grpc:
+            dialect, host, port = parse_listener(spec)
+            wanted.append((f"extra {dialect}", dialect, host, port))
+        for name, dialect, host, port in wanted:
+            listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size)
             # One dialect per listener: the two give some field numbers different meanings.
-            listener.server.add_generic_rpc_handlers((dapr if name == "dapr" else ms,))
+            listener.server.add_generic_rpc_handlers((dapr if dialect == "dapr" else ms,))
             await listener.start()
             # Unwinding after a failed start or a drain: stop is idempotent and the grace
             # here only matters if the drain never ran.

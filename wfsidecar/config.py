@@ -83,6 +83,17 @@ class ListenerConfig:
     """TCP port, 0-65535. 0 lets the OS pick a free port (reported in the ready file)."""
 
 
+def parse_listener(spec: str) -> tuple[str, str, int]:
+    """``"<dialect>@<host>:<port>"`` → (dialect, host, port); ValueError says what is wrong."""
+    dialect, at, address = spec.partition("@")
+    host, colon, port_text = address.rpartition(":")
+    if not at or not colon or dialect not in ("dapr", "ms") or not host:
+        raise ValueError(f"expected '<dapr|ms>@<host>:<port>', found {spec!r}")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"port must be 0-65535 in {spec!r}")
+    return dialect, host.strip("[]"), int(port_text)
+
+
 @dataclass(frozen=True, slots=True)
 class ListenersConfig:
     """Where the daemon accepts connections."""
@@ -97,9 +108,19 @@ class ListenersConfig:
     """HTTP listener: ``/v1.0/healthz`` and the management API."""
     ready_file: str | None = None
     """If set, a JSON file with the bound ports, written once the daemon is ready."""
+    extra_grpc: tuple[str, ...] = ()
+    """More gRPC listeners, each ``<dialect>@<host>:<port>`` with dialect ``dapr`` or ``ms``
+    (e.g. ``ms@0.0.0.0:4002``); each serves exactly one dialect of the same service."""
     max_message_size: Annotated[int, SIZE] = 64 * 1024 * 1024
     """Largest gRPC message sent or received; work items carry whole histories, so the
     gRPC default of 4 MiB is too small for long ones (protocol.md §4.5)."""
+
+    def __post_init__(self) -> None:
+        for spec in self.extra_grpc:
+            try:
+                parse_listener(spec)
+            except ValueError as exc:
+                raise ConfigError("listeners.extra_grpc", str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)

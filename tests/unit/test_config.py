@@ -437,3 +437,21 @@ def test_to_dict_is_plain_yaml_that_loads_back_equal(tmp_path: Path) -> None:
     assert dumped["store"]["sqlite"]["busy_timeout"] == "1h30m"
     assert dumped["actors"]["idle_timeout"] == "5m"
     assert _load(tmp_path, yaml.safe_dump(dumped)) == config
+
+
+def test_extra_grpc_listeners_from_file_env_and_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "extra.yaml"
+    cfg.write_text('listeners:\n  extra_grpc: ["ms@0.0.0.0:4002", "dapr@[::1]:50002"]\n')
+    loaded = load(cfg, env={}, overrides={})
+    assert loaded.listeners.extra_grpc == ("ms@0.0.0.0:4002", "dapr@[::1]:50002")
+    from wfsidecar.config import parse_listener
+
+    assert parse_listener("dapr@[::1]:50002") == ("dapr", "::1", 50002)
+    env = {"WFSIDECAR_LISTENERS__EXTRA_GRPC": "ms@127.0.0.1:0, dapr@127.0.0.1:0"}
+    assert load(None, env=env, overrides={}).listeners.extra_grpc == (
+        "ms@127.0.0.1:0", "dapr@127.0.0.1:0")
+    for bad in ('["grpc@127.0.0.1:1"]', '["ms@127.0.0.1:99999"]', '["ms127.0.0.1:1"]', "7"):
+        cfg.write_text(f"listeners:\n  extra_grpc: {bad}\n")
+        with pytest.raises(ConfigError) as raised:
+            load(cfg, env={}, overrides={})
+        assert raised.value.path == "listeners.extra_grpc"
