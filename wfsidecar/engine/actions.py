@@ -197,11 +197,16 @@ def _create_child(rec: Recorder, action: pb.OrchestratorAction) -> None:
         created.input.CopyFrom(cs.input)
     if cs.HasField("historyPropagationScope"):
         created.historyPropagationScope = cs.historyPropagationScope
+    created.tags.update(cs.tags)  # Microsoft: sub-orchestration tags (protocol.md §7)
     _copy_router(event, router)
     rec.events.append(event)
     input = cs.input.value if cs.HasField("input") else None
-    rec.outbox.append(StartChild(child_id, _child_started(
-        rec, child_id, cs.name, cs.version.value or None, input, action.id, router)))
+    started = _child_started(rec, child_id, cs.name, cs.version.value or None, input,
+                             action.id, router)
+    started.executionStarted.tags.update(cs.tags)
+    if cs.HasField("parentTraceContext"):
+        started.executionStarted.parentTraceContext.CopyFrom(cs.parentTraceContext)
+    rec.outbox.append(StartChild(child_id, started))
 
 
 def _child_started(rec: Recorder, child_id: str, name: str, version: str | None,
