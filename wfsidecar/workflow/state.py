@@ -14,6 +14,7 @@ three history keys plus ``metadata``.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 
@@ -65,6 +66,8 @@ class WorkflowState:
         self.custom_status = custom_status
         self.generation = generation
         self.dialect = dialect
+        # Microsoft: the worker's orchestration span, echoed back in every later request.
+        self.trace: bytes | None = None
 
     @property
     def exists(self) -> bool:
@@ -80,8 +83,11 @@ class WorkflowState:
         history = [_parse(ctx.get(history_key(i)) or b"") for i in range(meta["historyLength"])]
         raw_status = ctx.get("customStatus")
         custom = json.loads(raw_status) if raw_status else None
-        return cls(inbox, history, custom or None, int(meta["generation"]),
-                   meta.get("dialect", DAPR))
+        state = cls(inbox, history, custom or None, int(meta["generation"]),
+                    meta.get("dialect", DAPR))
+        if "traceContext" in meta:
+            state.trace = base64.b64decode(meta["traceContext"])
+        return state
 
     def save(self, ctx: TurnContext, before: WorkflowState | None) -> None:
         """Write what differs from ``before`` (None = write everything)."""
@@ -98,6 +104,8 @@ class WorkflowState:
         meta: dict[str, object] = {"inboxLength": len(self.inbox),
                                    "historyLength": len(self.history),
                                    "generation": self.generation}
+        if self.trace:
+            meta["traceContext"] = base64.b64encode(self.trace).decode()
         if self.dialect != DAPR:
             # Only instances started through the Microsoft dialect carry it; Dapr-started
             # ones keep exactly the seed's three fields.
@@ -105,8 +113,10 @@ class WorkflowState:
         ctx.put("metadata", json.dumps(meta, separators=(",", ":")).encode())
 
     def copy(self) -> WorkflowState:
-        return WorkflowState(list(self.inbox), list(self.history), self.custom_status,
+        copy = WorkflowState(list(self.inbox), list(self.history), self.custom_status,
                              self.generation, self.dialect)
+        copy.trace = self.trace
+        return copy
 
 
 def _write_list(ctx: TurnContext, key: object, old: Sequence[pb.HistoryEvent],

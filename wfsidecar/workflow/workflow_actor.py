@@ -15,15 +15,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
-from wfsidecar.engine import RuntimeStatus, rewind
+from wfsidecar.engine import rewind
 from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
 from wfsidecar.types import ActorRef
-from wfsidecar.workflow import effects
+from wfsidecar.workflow import effects, projection
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.messages import (
     ActivityResult,
@@ -122,33 +122,13 @@ class WorkflowActor:
         return self._state
 
     def _view(self, state: WorkflowState) -> engine.InstanceView | None:
-        if state.history:
-            view = engine.project(self.instance_id, state.history)
-            if view is not None and rewind.rewind_requested(state.history, state.inbox):
-                # A rewind was accepted: clients see it running again at once, so a
-                # wait-for-completion does not return the old failure (protocol.md §3.2).
-                view = replace(view, status=RuntimeStatus.RUNNING, output=None,
-                               failure=None, completed_ms=None)
-            return view
-        started = next((e for e in state.inbox if e.HasField("executionStarted")), None)
-        if started is None:
-            return None
-        view = engine.project(self.instance_id, [started])
-        return replace(view, status=RuntimeStatus.PENDING) if view else None
+        return projection.view(self.instance_id, state)
 
     def _snapshot(self, state: WorkflowState) -> InstanceSnapshot | None:
-        view = self._view(state) if state.exists else None
-        if view is None:
-            return None
-        started = next((e for e in (*state.history[:2], *state.inbox[:1])
-                        if e.HasField("executionStarted")), None)
-        tags = tuple(sorted(started.executionStarted.tags.items())) if started else ()
-        return InstanceSnapshot(view, state.custom_status, tuple(state.history), tags,
-                                state.dialect)
+        return projection.snapshot(self.instance_id, state)
 
     def _terminal(self, state: WorkflowState) -> bool:
-        view = self._view(state)
-        return view is not None and view.status in engine.TERMINAL
+        return projection.terminal(self.instance_id, state)
 
     def _publish(self, ctx: TurnContext, state: WorkflowState) -> None:
         snapshot = self._snapshot(state)
@@ -198,6 +178,7 @@ class WorkflowActor:
 
     def _reset(self, ctx: TurnContext, state: WorkflowState) -> None:
         state.inbox, state.history, state.custom_status = [], [], None
+        state.trace = None
         state.generation += 1
         self._dispatch = None
 
@@ -210,17 +191,8 @@ class WorkflowActor:
         before = state.copy()
         state.inbox.append(event)
         state.save(ctx, before)
-        if not self._waiting_for_scheduled_start(state, ctx.now_ms):
+        if not projection.waiting_for_scheduled_start(state, ctx.now_ms):
             ctx.set_reminder(RUN, due_ms=ctx.now_ms)
-
-    def _waiting_for_scheduled_start(self, state: WorkflowState, now_ms: int) -> bool:
-        if state.history or not state.inbox:
-            return False
-        started = state.inbox[0].executionStarted
-        if not state.inbox[0].HasField("executionStarted"):
-            return False
-        when = started.scheduledStartTimestamp.ToMilliseconds()
-        return started.HasField("scheduledStartTimestamp") and when > now_ms
 
     # -- turns ---------------------------------------------------------------------
 
@@ -229,7 +201,7 @@ class WorkflowActor:
             return ReminderResult.PARK  # the worker's answer will re-arm it
         if not state.exists or not state.inbox:
             return ReminderResult.DONE
-        if self._waiting_for_scheduled_start(state, ctx.now_ms):
+        if projection.waiting_for_scheduled_start(state, ctx.now_ms):
             when = state.inbox[0].executionStarted.scheduledStartTimestamp.ToMilliseconds()
             ctx.set_reminder(RUN, due_ms=when)
             return ReminderResult.DONE
@@ -242,6 +214,8 @@ class WorkflowActor:
         view = self._view(state)
         execution_id = view.execution_id if view else ""
         request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
+        if state.trace:
+            request.orchestrationTraceContext.ParseFromString(state.trace)
         item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
                         on_complete=self._deliver_completion, dialect=state.dialect,
                         name=view.name if view else "",
@@ -272,6 +246,8 @@ class WorkflowActor:
             state.history = list(result.history)
             state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn
         state.custom_status = result.custom_status
+        if response.HasField("orchestrationTraceContext"):
+            state.trace = response.orchestrationTraceContext.SerializeToString()
         terminal = self._terminal(state)
         if terminal:
             state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)

@@ -1,0 +1,52 @@
+"""What a workflow actor's state means to readers: status, snapshot, scheduled start."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from wfsidecar import engine
+from wfsidecar.engine import RuntimeStatus, rewind
+from wfsidecar.workflow.messages import InstanceSnapshot
+from wfsidecar.workflow.state import WorkflowState
+
+
+def view(instance_id: str, state: WorkflowState) -> engine.InstanceView | None:
+    """The instance's projection; PENDING while only its start event is queued."""
+    if state.history:
+        projected = engine.project(instance_id, state.history)
+        if projected is not None and rewind.rewind_requested(state.history, state.inbox):
+            # A rewind was accepted: clients see it running again at once, so a
+            # wait-for-completion does not return the old failure (protocol.md §3.2).
+            projected = replace(projected, status=RuntimeStatus.RUNNING, output=None,
+                                failure=None, completed_ms=None)
+        return projected
+    started = next((e for e in state.inbox if e.HasField("executionStarted")), None)
+    if started is None:
+        return None
+    projected = engine.project(instance_id, [started])
+    return replace(projected, status=RuntimeStatus.PENDING) if projected else None
+
+
+def snapshot(instance_id: str, state: WorkflowState) -> InstanceSnapshot | None:
+    current = view(instance_id, state) if state.exists else None
+    if current is None:
+        return None
+    started = next((e for e in (*state.history[:2], *state.inbox[:1])
+                    if e.HasField("executionStarted")), None)
+    tags = tuple(sorted(started.executionStarted.tags.items())) if started else ()
+    return InstanceSnapshot(current, state.custom_status, tuple(state.history), tags,
+                            state.dialect)
+
+
+def terminal(instance_id: str, state: WorkflowState) -> bool:
+    current = view(instance_id, state)
+    return current is not None and current.status in engine.TERMINAL
+
+
+def waiting_for_scheduled_start(state: WorkflowState, now_ms: int) -> bool:
+    """True while the first turn is held back by a start time still in the future."""
+    if state.history or not state.inbox or not state.inbox[0].HasField("executionStarted"):
+        return False
+    started = state.inbox[0].executionStarted
+    when = started.scheduledStartTimestamp.ToMilliseconds()
+    return started.HasField("scheduledStartTimestamp") and when > now_ms
