@@ -107,7 +107,10 @@ class App:
             self.runtime = runtime
             for actor_type, factory in self._actor_types.items():
                 runtime.register(actor_type, factory)
-            dispatcher = WorkItemDispatcher()
+            work = self.config.work_items
+            dispatcher = WorkItemDispatcher(max_attempts=work.max_attempts,
+                                            backoff_initial=work.redispatch_initial,
+                                            backoff_max=work.redispatch_max)
             waiters = StatusWaiters()
             register_actor_types(runtime, dispatcher, waiters, self.clock)
             self.service = WorkflowService(runtime, store, waiters, self.clock)
@@ -123,6 +126,7 @@ class App:
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
+                poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
                                         tuple(g.port for g in grpc_listeners[2:]))
                 await self._set_phase(Phase.READY, grpc_listeners)
@@ -134,6 +138,7 @@ class App:
                 await self._drain(runtime, scheduler, dispatcher, grpc_listeners)
                 await scheduler_task
                 reaper.cancel()
+                poison.cancel()
         logger.info("wfsidecar stopped")
 
     async def _drain(

@@ -211,6 +211,21 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkItemsConfig:
+    """Work handed to app workers over GetWorkItems."""
+
+    max_attempts: PositiveInt = 5
+    """Dispatches of one work item that may end with its worker's stream (a crash) before
+    it counts as poison: Dapr instances then show STALLED with the reason, Microsoft ones
+    fail the task with a clear error. Abandoned (handed back) items do not count."""
+    redispatch_initial: Duration = 1.0
+    """Backoff before the second re-dispatch of an item whose worker went away (the first
+    goes out at once); it doubles per attempt."""
+    redispatch_max: Duration = 60.0
+    """Cap on that backoff."""
+
+
+@dataclass(frozen=True, slots=True)
 class TestingConfig:
     """Switches meant only for test suites; never enable them in production."""
 
@@ -237,6 +252,8 @@ class Config:
     """Logging."""
     security: SecurityConfig = field(default_factory=SecurityConfig)
     """Client authentication."""
+    work_items: WorkItemsConfig = field(default_factory=WorkItemsConfig)
+    """Work-item dispatch to app workers."""
     testing: TestingConfig = field(default_factory=TestingConfig)
     """Test-only switches."""
 

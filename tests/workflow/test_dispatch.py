@@ -131,3 +131,30 @@ async def test_filtered_streams_leave_unaccepted_items_queued() -> None:
     anything = d.open_stream("ms")
     assert (await asyncio.wait_for(d.next(anything), 1)).instance_id == "i1"
     other.cancel()
+
+
+async def test_lost_worker_backoff_then_poison() -> None:
+    poisoned: list[WorkItem] = []
+
+    async def on_poison(item: WorkItem) -> None:
+        poisoned.append(item)
+
+    d, applied = WorkItemDispatcher(max_attempts=3, backoff_initial=0.05), Applied()
+    handler = asyncio.create_task(d.run_poison_handler())
+    d.submit(WorkItem("orchestrator", "p", b"", on_complete=applied, on_poison=on_poison))
+    stream = d.open_stream()
+    await d.next(stream)
+    d.release(stream)  # first loss: straight back
+    assert d.queued == 1
+    stream = d.open_stream()
+    await d.next(stream)
+    d.release(stream)  # second loss: after a backoff
+    assert d.queued == 0
+    await asyncio.sleep(0.08)
+    assert d.queued == 1
+    stream = d.open_stream()
+    await d.next(stream)
+    d.release(stream)  # third loss: poison, not re-queued
+    await asyncio.sleep(0.01)
+    assert d.queued == 0 and [i.instance_id for i in poisoned] == ["p"]
+    handler.cancel()

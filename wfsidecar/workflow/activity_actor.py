@@ -20,10 +20,16 @@ from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.clock import Clock
 from wfsidecar.errors import NotFoundError
 from wfsidecar.types import ActorRef
+from wfsidecar.workflow import poison
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.effects import RUN_ACTIVITY
 from wfsidecar.workflow.messages import ActivityResult
-from wfsidecar.workflow.state import WORKFLOW_ACTOR, activity_key, parse_activity_actor_id
+from wfsidecar.workflow.state import (
+    MICROSOFT,
+    WORKFLOW_ACTOR,
+    activity_key,
+    parse_activity_actor_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +60,27 @@ class ActivityActor:
         request = pb.ActivityRequest.FromString(raw)
         item = WorkItem("activity", self.instance_id, raw, task_id=request.taskId,
                         on_complete=self._deliver(generation), dialect=dialect or "dapr",
+                        on_poison=self._give_up(generation),
                         name=request.name, version=request.version.value)
         self._in_flight = item
         self._dispatcher.submit(item)
         return ReminderResult.PARK
+
+    def _give_up(self, generation: int) -> Callable[[WorkItem], Awaitable[None]]:
+        async def give_up(item: WorkItem) -> None:
+            workflow = ActorRef(WORKFLOW_ACTOR, self.instance_id)
+            if item.dialect == MICROSOFT:
+                # The orchestration sees an ordinary activity failure it can handle.
+                event = engine.task_failed(
+                    item.task_id, poison.failure(item.kind, item.name, item.attempts),
+                    self._clock.now_ms())
+                await self._host.invoke(workflow, "activity_result",
+                                        ActivityResult(generation, event, self.ref, item))
+            else:
+                await self._host.invoke(workflow, "stall",
+                                        poison.describe(item.kind, item.name, item.attempts))
+
+        return give_up
 
     def _deliver(self, generation: int) -> Callable[[WorkItem, bytes], Awaitable[None]]:
         async def deliver(item: WorkItem, raw: bytes) -> None:

@@ -42,6 +42,7 @@ class WorkItem:
     on_complete: Callable[[WorkItem, bytes], Awaitable[None]] | None = field(
         default=None, repr=False
     )
+    on_poison: Callable[[WorkItem], Awaitable[None]] | None = field(default=None, repr=False)
     stream: int | None = None
     attempts: int = 0
     done: bool = False
@@ -62,7 +63,15 @@ def _accept_all(item: WorkItem) -> bool:
 class WorkItemDispatcher:
     """Queue of undispatched work plus the map of dispatched-but-uncompleted items."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_attempts: int = 5, backoff_initial: float = 1.0,
+                 backoff_max: float = 60.0) -> None:
+        # A work item whose dispatch ends with its stream (worker crashed or went away)
+        # goes out again; after ``max_attempts`` such dispatches it is poison: handed to
+        # its ``on_poison`` callback instead of crashing workers forever (issue #5).
+        self._max_attempts = max_attempts
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._poisoned: asyncio.Queue[WorkItem] = asyncio.Queue()
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
         # Streams waiting for work, per dialect; an item goes straight to the first of them
         # whose filter accepts it.
@@ -142,16 +151,39 @@ class WorkItemDispatcher:
         return item
 
     def release(self, stream: int) -> None:
-        """The stream ended: put what it held back at the front of the queue."""
+        """The stream ended: what it held goes out again, the first time at once, then with
+        a capped exponential backoff, and after ``max_attempts`` it is reported as poison."""
         tokens = self._by_stream.pop(stream, set())
         self._stream_dialect.pop(stream, None)
         self._stream_filter.pop(stream, None)
         items = [self._pending.pop(t) for t in tokens if t in self._pending]
+        if self._closed:
+            return  # shutting down: the store still holds the work for the next start
         for item in sorted(items, key=lambda i: i.token, reverse=True):
             item.stream = None
-            self._hand(item, front=True)
+            if item.on_poison is not None and item.attempts >= self._max_attempts:
+                logger.warning("%s work item for %s lost its worker %d times; giving up",
+                               item.kind, item.instance_id, item.attempts)
+                self._poisoned.put_nowait(item)
+            elif item.attempts <= 1:
+                self._hand(item, front=True)
+            else:
+                delay = min(self._backoff_initial * 2 ** (item.attempts - 2), self._backoff_max)
+                self._delayed[id(item)] = asyncio.get_running_loop().call_later(
+                    delay, self._requeue, item)
         if items:
             logger.info("worker stream %d closed; re-queued %d work items", stream, len(items))
+
+    async def run_poison_handler(self) -> None:
+        """Hand poisoned items to their owners, one at a time; runs until cancelled."""
+        while True:
+            item = await self._poisoned.get()
+            assert item.on_poison is not None
+            try:
+                await item.on_poison(item)
+            except Exception:
+                logger.exception("could not report poisoned work item for %s",
+                                 item.instance_id)
 
     async def complete(self, kind: Kind, token: str, instance_id: str, task_id: int,
                        result: bytes) -> None:
@@ -186,6 +218,7 @@ class WorkItemDispatcher:
                                 "abandoned or re-dispatched)")
         self._forget(item)
         item.stream = None
+        item.attempts -= 1  # a deliberate hand-back is not a lost worker
         self._delayed[id(item)] = asyncio.get_running_loop().call_later(
             delay, self._requeue, item)
 

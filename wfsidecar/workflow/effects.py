@@ -15,11 +15,15 @@ from collections.abc import Iterable, Sequence
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.errors import FailedPreconditionError
 from wfsidecar.types import ActorRef
+from wfsidecar.workflow import projection
+from wfsidecar.workflow.messages import PurgeOutcome
 from wfsidecar.workflow.state import (
     ACTIVITY_ACTOR,
     ENTITY_ACTOR,
     WORKFLOW_ACTOR,
+    WorkflowState,
     activity_actor_id,
     activity_key,
 )
@@ -94,3 +98,18 @@ def delete_open_activities(ctx: TurnContext, instance_id: str, generation: int,
     for event in history:
         if event.HasField("taskScheduled") and event.eventId not in done:
             ctx.delete_foreign_actor(activity_ref(instance_id, event.eventId))
+
+
+def purge(ctx: TurnContext, instance_id: str, state: WorkflowState, *,
+          force: bool) -> PurgeOutcome:
+    """Delete the instance with its open activities (refused while running, unless forced)."""
+    view = projection.view(instance_id, state) if state.exists else None
+    if view is None:
+        return PurgeOutcome(False, ())
+    if view.status not in engine.TERMINAL and not force:
+        raise FailedPreconditionError(
+            f"workflow '{instance_id}' is {view.status.name}; only completed, "
+            "failed or terminated workflows can be purged (or use force)")
+    delete_open_activities(ctx, instance_id, state.generation, state.history)
+    ctx.delete_actor()
+    return PurgeOutcome(True, view.child_instance_ids)

@@ -21,9 +21,9 @@ from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.engine import rewind
-from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
+from wfsidecar.errors import AlreadyExistsError, NotFoundError
 from wfsidecar.types import ActorRef
-from wfsidecar.workflow import effects, projection
+from wfsidecar.workflow import effects, poison, projection
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.messages import (
     ActivityResult,
@@ -65,7 +65,7 @@ class WorkflowActor:
     async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
         state = self._load(ctx)
         if method == "snapshot":
-            return self._snapshot(state)
+            return projection.snapshot(self.instance_id, state)
         if method == "create":
             assert isinstance(payload, CreateCommand)
             self._create(ctx, state, payload)
@@ -91,6 +91,9 @@ class WorkflowActor:
         if method == "purge":
             assert isinstance(payload, PurgeCommand)
             return self._purge(ctx, state, payload)
+        if method in ("poisoned", "stall"):
+            self._poisoned(ctx, state, method, payload)
+            return None
         raise NotFoundError(f"workflow actor has no method {method!r}")
 
     async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
@@ -121,24 +124,15 @@ class WorkflowActor:
             self._state = WorkflowState.load(ctx)
         return self._state
 
-    def _view(self, state: WorkflowState) -> engine.InstanceView | None:
-        return projection.view(self.instance_id, state)
-
-    def _snapshot(self, state: WorkflowState) -> InstanceSnapshot | None:
-        return projection.snapshot(self.instance_id, state)
-
-    def _terminal(self, state: WorkflowState) -> bool:
-        return projection.terminal(self.instance_id, state)
-
     def _publish(self, ctx: TurnContext, state: WorkflowState) -> None:
-        snapshot = self._snapshot(state)
+        snapshot = projection.snapshot(self.instance_id, state)
         ctx.on_commit(lambda: self._on_change(self.instance_id, snapshot))
 
     # -- create / accept ---------------------------------------------------------------
 
     def _create(self, ctx: TurnContext, state: WorkflowState, cmd: CreateCommand) -> None:
         if state.exists:
-            view = self._view(state)
+            view = projection.view(self.instance_id, state)
             terminal = view is not None and view.status in engine.TERMINAL
             if cmd.replaceable is not None:
                 # Microsoft reuse policy: a listed status is replaced even while running
@@ -171,7 +165,7 @@ class WorkflowActor:
 
     def _create_child(self, ctx: TurnContext, state: WorkflowState,
                       started: pb.HistoryEvent, dialect: str) -> None:
-        if state.exists and not self._terminal(state):
+        if state.exists and not projection.terminal(self.instance_id, state):
             logger.warning("child workflow %s already running; create dropped", self.instance_id)
             return
         self._create(ctx, state, CreateCommand(started, None, dialect=dialect))
@@ -186,7 +180,7 @@ class WorkflowActor:
         """Queue an event for the next turn (dropped once the instance is terminal, except
         a rewind of a failed instance)."""
         reopening = event.HasField("executionRewound") and rewind.failed(state.history)
-        if self._terminal(state) and not reopening:
+        if projection.terminal(self.instance_id, state) and not reopening:
             return
         before = state.copy()
         state.inbox.append(event)
@@ -211,13 +205,14 @@ class WorkflowActor:
             state.inbox = []
             state.save(ctx, before)
             return ReminderResult.DONE
-        view = self._view(state)
+        view = projection.view(self.instance_id, state)
         execution_id = view.execution_id if view else ""
         request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
         if state.trace:
             request.orchestrationTraceContext.ParseFromString(state.trace)
         item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
                         on_complete=self._deliver_completion, dialect=state.dialect,
+                        on_poison=self._report_poison,
                         name=view.name if view else "",
                         version=(view.version or "") if view else "")
         self._dispatch = _Dispatch(item, turn, len(state.inbox))
@@ -226,6 +221,23 @@ class WorkflowActor:
 
     async def _deliver_completion(self, item: WorkItem, response: bytes) -> None:
         await self._host.invoke(self.ref, "complete", Completion(item, response))
+
+    async def _report_poison(self, item: WorkItem) -> None:
+        await self._host.invoke(self.ref, "poisoned", item)
+
+    def _poisoned(self, ctx: TurnContext, state: WorkflowState, method: str,
+                  payload: object) -> None:
+        """An orchestrator work item (or, via "stall", an activity) keeps losing its worker."""
+        if method == "stall":
+            assert isinstance(payload, str)
+            poison.stall(ctx, self.instance_id, state, payload)
+        else:
+            assert isinstance(payload, WorkItem)
+            if self._dispatch is None or self._dispatch.item is not payload:
+                return  # superseded meanwhile
+            self._dispatch = None  # `run` stays parked until something new arrives
+            poison.give_up(ctx, self.instance_id, state, payload)
+        self._publish(ctx, state)
 
     def _complete(self, ctx: TurnContext, state: WorkflowState, completion: Completion) -> None:
         dispatch = self._dispatch
@@ -248,7 +260,7 @@ class WorkflowActor:
         state.custom_status = result.custom_status
         if response.HasField("orchestrationTraceContext"):
             state.trace = response.orchestrationTraceContext.SerializeToString()
-        terminal = self._terminal(state)
+        terminal = projection.terminal(self.instance_id, state)
         if terminal:
             state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)
         effects.release_consumed_activities(ctx, self.instance_id, before.generation, consumed)
@@ -265,7 +277,8 @@ class WorkflowActor:
     def _activity_result(self, ctx: TurnContext, state: WorkflowState,
                          result: ActivityResult) -> None:
         ctx.delete_reminder(effects.RUN_ACTIVITY, ref=result.activity)
-        if not state.exists or result.generation != state.generation or self._terminal(state):
+        stale = not state.exists or result.generation != state.generation
+        if stale or projection.terminal(self.instance_id, state):
             ctx.delete_foreign(result.activity, activity_key(result.generation))
             return
         self._accept(ctx, state, result.event)
@@ -273,19 +286,12 @@ class WorkflowActor:
     # -- purge ---------------------------------------------------------------------
 
     def _purge(self, ctx: TurnContext, state: WorkflowState, cmd: PurgeCommand) -> PurgeOutcome:
-        view = self._view(state) if state.exists else None
-        if view is None:
-            return PurgeOutcome(False, ())
-        if view.status not in engine.TERMINAL and not cmd.force:
-            raise FailedPreconditionError(
-                f"workflow '{self.instance_id}' is {view.status.name}; only completed, "
-                "failed or terminated workflows can be purged (or use force)")
-        effects.delete_open_activities(ctx, self.instance_id, state.generation, state.history)
-        ctx.delete_actor()
-        self._state = WorkflowState([], [], None, 0)
-        self._dispatch = None
-        ctx.on_commit(lambda: self._on_change(self.instance_id, None))
-        return PurgeOutcome(True, view.child_instance_ids)
+        outcome = effects.purge(ctx, self.instance_id, state, force=cmd.force)
+        if outcome.purged:
+            self._state = WorkflowState([], [], None, 0)
+            self._dispatch = None
+            ctx.on_commit(lambda: self._on_change(self.instance_id, None))
+        return outcome
 
 
 def workflow_ref(instance_id: str) -> ActorRef:

@@ -1,0 +1,138 @@
+"""Work that keeps killing its worker is surfaced, never retried in a hot loop forever:
+STALLED with a reason in the Dapr dialect, a clear failure in the Microsoft dialect."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import grpc
+
+from tests.test_app import running
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
+from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
+from wfsidecar.app import App
+from wfsidecar.config import load
+
+SERVICE = "/TaskHubSidecarService/"
+
+
+def daemon(tmp_path: Path) -> App:
+    return App(load(None, env={}, overrides={
+        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
+        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
+        "work_items.max_attempts": 3, "work_items.redispatch_initial": 0.05}),
+        configure_logging=False)
+
+
+def unary(channel: grpc.aio.Channel, method: str, response: Any) -> Any:
+    return channel.unary_unary(SERVICE + method,
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=response.FromString)
+
+
+async def crash_on_next_item(channel: grpc.aio.Channel, pb: ModuleType) -> Any:
+    """Open a worker stream, take one work item, and drop the stream like a crashed app."""
+    stream = channel.unary_stream(SERVICE + "GetWorkItems",
+                                  request_serializer=lambda m: m.SerializeToString(),
+                                  response_deserializer=pb.WorkItem.FromString)(
+        pb.GetWorkItemsRequest())
+    item = await asyncio.wait_for(stream.read(), 10)
+    stream.cancel()
+    await asyncio.sleep(0.05)
+    return item
+
+
+async def state_of(channel: grpc.aio.Channel, pb: ModuleType, instance_id: str) -> Any:
+    got = await unary(channel, "GetInstance", pb.GetInstanceResponse)(
+        pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True), timeout=5)
+    return got.orchestrationState
+
+
+async def test_dapr_orchestrator_poison_stalls_with_a_reason(tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="bad", name="flow"), timeout=5)
+            # The first turn succeeds (so there is a history), then every turn crashes.
+            stream = channel.unary_stream(
+                SERVICE + "GetWorkItems", request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=dapr_pb.WorkItem.FromString)(dapr_pb.GetWorkItemsRequest())
+            turn = await asyncio.wait_for(stream.read(), 10)
+            await unary(channel, "CompleteOrchestratorTask", dapr_pb.CompleteTaskResponse)(
+                dapr_pb.OrchestratorResponse(instanceId="bad",
+                                             completionToken=turn.completionToken), timeout=5)
+            stream.cancel()
+            await unary(channel, "RaiseEvent", dapr_pb.RaiseEventResponse)(
+                dapr_pb.RaiseEventRequest(instanceId="bad", name="go"), timeout=5)
+            for _ in range(3):
+                item = await crash_on_next_item(channel, dapr_pb)
+                assert item.orchestratorRequest.instanceId == "bad"
+            for _ in range(300):
+                state = await state_of(channel, dapr_pb, "bad")
+                if state.orchestrationStatus == dapr_pb.ORCHESTRATION_STATUS_STALLED:
+                    break
+                await asyncio.sleep(0.05)
+            assert state.orchestrationStatus == dapr_pb.ORCHESTRATION_STATUS_STALLED
+            history = await unary(channel, "GetInstanceHistory",
+                                  dapr_pb.GetInstanceHistoryResponse)(
+                dapr_pb.GetInstanceHistoryRequest(instanceId="bad"), timeout=5)
+            reason = history.events[-1].executionStalled.description
+            assert "orchestration turn was dispatched 3 times" in reason
+
+
+async def test_ms_orchestrator_poison_fails_the_instance_clearly(tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(
+                f"127.0.0.1:{app.ports.durabletask_grpc}") as channel:
+            await unary(channel, "StartInstance", ms_pb.CreateInstanceResponse)(
+                ms_pb.CreateInstanceRequest(instanceId="bad", name="flow"), timeout=5)
+            for _ in range(3):
+                await crash_on_next_item(channel, ms_pb)
+            done = await unary(channel, "WaitForInstanceCompletion", ms_pb.GetInstanceResponse)(
+                ms_pb.GetInstanceRequest(instanceId="bad", getInputsAndOutputs=True),
+                timeout=10)
+            state = done.orchestrationState
+            assert state.orchestrationStatus == ms_pb.ORCHESTRATION_STATUS_FAILED
+            assert state.failureDetails.errorType == "WorkItemPoisoned"
+            assert "dispatched 3 times" in state.failureDetails.errorMessage
+
+
+async def test_dapr_poisoned_activity_stalls_the_running_instance(tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="act", name="flow"), timeout=5)
+            stream = channel.unary_stream(
+                SERVICE + "GetWorkItems", request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=dapr_pb.WorkItem.FromString)(dapr_pb.GetWorkItemsRequest())
+            turn = await asyncio.wait_for(stream.read(), 10)
+            action = dapr_pb.OrchestratorAction(id=0)
+            action.scheduleTask.name = "explode"
+            await unary(channel, "CompleteOrchestratorTask", dapr_pb.CompleteTaskResponse)(
+                dapr_pb.OrchestratorResponse(instanceId="act", actions=[action],
+                                             completionToken=turn.completionToken), timeout=5)
+            stream.cancel()
+            for _ in range(3):
+                item = await crash_on_next_item(channel, dapr_pb)
+                assert item.activityRequest.name == "explode"
+            for _ in range(300):
+                state = await state_of(channel, dapr_pb, "act")
+                if state.orchestrationStatus == dapr_pb.ORCHESTRATION_STATUS_STALLED:
+                    break
+                await asyncio.sleep(0.05)
+            assert state.orchestrationStatus == dapr_pb.ORCHESTRATION_STATUS_STALLED
+            history = await unary(channel, "GetInstanceHistory",
+                                  dapr_pb.GetInstanceHistoryResponse)(
+                dapr_pb.GetInstanceHistoryRequest(instanceId="act"), timeout=5)
+            stalled = [e for e in history.events if e.HasField("executionStalled")]
+            reason = stalled[-1].executionStalled.description
+            assert "activity 'explode' was dispatched 3 times" in reason
