@@ -8,11 +8,13 @@ call the WorkflowService; they hold no state.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, wrappers_pb2
+from google.protobuf.message import DecodeError
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import InvalidArgumentError
@@ -66,15 +68,13 @@ class SidecarService:
 
         methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
             method: grpc.unary_unary_rpc_method_handler(
-                mapped(fn), request_deserializer=request_type(req).FromString,
-                response_serializer=serialize)
+                parsing(mapped(fn), request_type(req)), response_serializer=serialize)
             for method, (fn, req) in self.rpcs().items()
         }
         for method, (fn, req) in self.streams().items():
             handler = fn if method == "GetWorkItems" else mapped_stream(fn)
             methods[method] = grpc.unary_stream_rpc_method_handler(
-                handler, request_deserializer=request_type(req).FromString,
-                response_serializer=serialize)
+                parsing(handler, request_type(req)), response_serializer=serialize)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
 
     def _msg(self, name: str, **fields: Any) -> Any:
@@ -162,3 +162,27 @@ class SidecarService:
                                         request.instanceId, request.taskId,
                                         internal.SerializeToString())
         return self._msg("CompleteTaskResponse")
+
+
+async def _parse(cls: Any, data: bytes, context: Ctx) -> Any:
+    """Decode the request here rather than in grpc's deserializer, whose failures reach the
+    client as UNKNOWN; a malformed request is the caller's error."""
+    try:
+        return cls.FromString(data)
+    except DecodeError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"the request is not a valid {cls.DESCRIPTOR.name} message: {exc}")
+
+
+def parsing(fn: Any, cls: Any) -> Any:
+    """Wrap a handler taking a message into one taking the raw request bytes."""
+    if inspect.isasyncgenfunction(fn):
+        async def stream(data: bytes, context: Ctx) -> Any:
+            request = await _parse(cls, data, context)
+            async for response in fn(request, context):
+                yield response
+        return stream
+
+    async def call(data: bytes, context: Ctx) -> Any:
+        return await fn(await _parse(cls, data, context), context)
+    return call

@@ -1,0 +1,1 @@
+"""Bounded bad-input fuzzing against an in-process daemon (issue 5, item 6)."""
