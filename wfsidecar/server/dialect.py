@@ -18,13 +18,33 @@ from google.protobuf import message
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.engine import RuntimeStatus
+from wfsidecar.errors import InvalidArgumentError
 from wfsidecar.server import transcode
 
 M = TypeVar("M", bound=message.Message)
 
 
 def reinterpret(msg: message.Message, cls: type[M]) -> M:
-    return cls.FromString(msg.SerializeToString())
+    """The same bytes read as ``cls`` (Dapr and internal share every Dapr field number).
+
+    If that fails, the sender set numbers its own message does not define (kept as unknown
+    fields) with a wire type the internal model reads differently; a Dapr client has no
+    business setting them, so they are dropped (found by tests/fuzz).
+
+    Raises:
+        InvalidArgumentError: the message cannot be read even then.
+    """
+    try:
+        return cls.FromString(msg.SerializeToString())
+    except message.DecodeError:
+        clean = type(msg)()
+        clean.CopyFrom(msg)
+        clean.DiscardUnknownFields()
+        try:
+            return cls.FromString(clean.SerializeToString())
+        except message.DecodeError as exc:
+            raise InvalidArgumentError(
+                f"{msg.DESCRIPTOR.name} cannot be read: {exc}") from exc
 
 
 @dataclass(frozen=True)
