@@ -116,11 +116,13 @@ class App:
             self.service = WorkflowService(runtime, store, waiters, self.clock)
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
-            dapr = DaprSidecarService(self.service, dispatcher)
+            limit = self.config.listeners.max_message_size
+            dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit)
             entities = EntityService(runtime, store, self.clock)
             task_hub = (TaskHubReset(runtime, store, dispatcher)
                         if self.config.testing.allow_task_hub_reset else None)
-            ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub)
+            ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub,
+                                  max_message_size=limit)
             grpc_listeners = await self._start_grpc(stack, dapr.handler(), ms.handler())
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:

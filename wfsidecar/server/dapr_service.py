@@ -13,8 +13,9 @@ from wfsidecar.workflow.service import WorkflowService
 
 class DaprSidecarService(SidecarService):
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
-                 ping_interval: float = 30.0) -> None:
-        super().__init__(service, dispatcher, DAPR, ping_interval=ping_interval)
+                 ping_interval: float = 30.0, max_message_size: int = 64 * 1024 * 1024) -> None:
+        super().__init__(service, dispatcher, DAPR, ping_interval=ping_interval,
+                         max_message_size=max_message_size)
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         return {

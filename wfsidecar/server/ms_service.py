@@ -25,8 +25,10 @@ HISTORY_CHUNK = 500  # events per HistoryChunk
 class MsSidecarService(SidecarService):
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
                  entities: EntityService, *, ping_interval: float = 30.0,
+                 max_message_size: int = 64 * 1024 * 1024,
                  task_hub: TaskHubReset | None = None) -> None:
-        super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval)
+        super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval,
+                         max_message_size=max_message_size)
         self._entities = entities
         self._task_hub = task_hub  # None: CreateTaskHub/DeleteTaskHub stay UNIMPLEMENTED
 

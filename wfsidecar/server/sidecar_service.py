@@ -32,11 +32,13 @@ Rpc = Callable[[Any, Ctx], Any]
 
 class SidecarService:
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
-                 dialect: Dialect, *, ping_interval: float = 30.0) -> None:
+                 dialect: Dialect, *, ping_interval: float = 30.0,
+                 max_message_size: int = 64 * 1024 * 1024) -> None:
         self._service = service
         self._dispatcher = dispatcher
         self.dialect = dialect
-        self._streams = WorkItemStreams(dispatcher, dialect, ping_interval=ping_interval)
+        self._streams = WorkItemStreams(dispatcher, dialect, ping_interval=ping_interval,
+                                        max_message_size=max_message_size)
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         """Method name → (handler, request message name); subclasses add their own."""

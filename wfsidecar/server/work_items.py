@@ -28,8 +28,9 @@ DAPR_HEALTH_PING_CAPABILITY = 3
 
 class WorkItemStreams:
     def __init__(self, dispatcher: WorkItemDispatcher, dialect: Dialect, *,
-                 ping_interval: float) -> None:
+                 ping_interval: float, max_message_size: int = 64 * 1024 * 1024) -> None:
         self._dispatcher = dispatcher
+        self._max_message_size = max_message_size
         self._dialect = dialect
         self._ping_interval = ping_interval
 
@@ -49,7 +50,16 @@ class WorkItemStreams:
                 except TimeoutError:
                     await context.write(self._ping())
                     continue
-                await context.write(self._encode(item))
+                work = self._encode(item)
+                if work.ByteSize() > self._max_message_size:
+                    # Sending it would break this shared stream for every instance on it;
+                    # only this one instance is held back, with the reason (issue #5).
+                    self._dispatcher.reject(item, (
+                        f"work item is {work.ByteSize()} bytes, over the "
+                        f"listeners.max_message_size limit of {self._max_message_size} "
+                        "bytes; wfsidecar cannot send it to a worker"))
+                    continue
+                await context.write(work)
         except ShuttingDownError:
             return
         finally:

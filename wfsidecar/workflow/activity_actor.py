@@ -72,13 +72,12 @@ class ActivityActor:
             if item.dialect == MICROSOFT:
                 # The orchestration sees an ordinary activity failure it can handle.
                 event = engine.task_failed(
-                    item.task_id, poison.failure(item.kind, item.name, item.attempts),
+                    item.task_id, poison.failure(item),
                     self._clock.now_ms())
                 await self._host.invoke(workflow, "activity_result",
                                         ActivityResult(generation, event, self.ref, item))
             else:
-                await self._host.invoke(workflow, "stall",
-                                        poison.describe(item.kind, item.name, item.attempts))
+                await self._host.invoke(workflow, "stall", poison.describe(item))
 
         return give_up
 

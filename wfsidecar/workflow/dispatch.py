@@ -43,6 +43,8 @@ class WorkItem:
         default=None, repr=False
     )
     on_poison: Callable[[WorkItem], Awaitable[None]] | None = field(default=None, repr=False)
+    # Why it was given up on, when not for lost workers (e.g. it is too large to send).
+    poison_reason: str | None = None
     stream: int | None = None
     attempts: int = 0
     done: bool = False
@@ -173,6 +175,15 @@ class WorkItemDispatcher:
                     delay, self._requeue, item)
         if items:
             logger.info("worker stream %d closed; re-queued %d work items", stream, len(items))
+
+    def reject(self, item: WorkItem, reason: str) -> None:
+        """The item can never be delivered (e.g. larger than the message limit): report it
+        to its owner as poison now, without retrying it on any stream."""
+        self._forget(item)
+        item.stream = None
+        item.poison_reason = reason
+        if item.on_poison is not None:
+            self._poisoned.put_nowait(item)
 
     async def run_poison_handler(self) -> None:
         """Hand poisoned items to their owners, one at a time; runs until cancelled."""

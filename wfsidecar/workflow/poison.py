@@ -20,21 +20,28 @@ from wfsidecar.workflow.state import MICROSOFT, WorkflowState
 ERROR_TYPE = "WorkItemPoisoned"
 
 
-def describe(kind: str, name: str, attempts: int) -> str:
-    what = "orchestration turn" if kind == "orchestrator" else f"activity {name!r}"
-    return (f"the {what} was dispatched {attempts} times and its worker went away each "
+def describe(item: WorkItem) -> str:
+    what = "orchestration turn" if item.kind == "orchestrator" else f"activity {item.name!r}"
+    if item.poison_reason:
+        return f"the {what} {item.poison_reason}"
+    return (f"the {what} was dispatched {item.attempts} times and its worker went away each "
             "time without completing it (a crash in the app?); wfsidecar stopped retrying")
 
 
-def failure(kind: str, name: str, attempts: int) -> pb.TaskFailureDetails:
-    return h.failure_details(ERROR_TYPE, describe(kind, name, attempts))
+def failure(item: WorkItem) -> pb.TaskFailureDetails:
+    return h.failure_details(ERROR_TYPE, describe(item))
 
 
 def stall(ctx: TurnContext, instance_id: str, state: WorkflowState, reason: str) -> None:
     """Dapr: record ExecutionStalled so GetInstance reports STALLED with ``reason``."""
-    if projection.terminal(instance_id, state) or not state.history:
+    if projection.terminal(instance_id, state):
         return
     before = state.copy()
+    if not state.history:
+        if not state.inbox or not state.inbox[0].HasField("executionStarted"):
+            return
+        # Never ran: its start moves into the history so the stall is visible on it.
+        state.history, state.inbox = [state.inbox[0]], state.inbox[1:]
     event = h.new_event(ctx.now_ms)
     # No StalledReason code fits a lost worker; the description carries the reason.
     event.executionStalled.description = reason
@@ -63,7 +70,7 @@ def fail_orchestration(ctx: TurnContext, instance_id: str, state: WorkflowState,
 def give_up(ctx: TurnContext, instance_id: str, state: WorkflowState, item: WorkItem) -> None:
     """The orchestrator work item is poison: fail (Microsoft) or stall (Dapr) the instance."""
     if state.dialect == MICROSOFT:
-        fail_orchestration(ctx, instance_id, state, failure(item.kind, item.name, item.attempts))
+        fail_orchestration(ctx, instance_id, state, failure(item))
         ctx.delete_reminder("run")
     else:
-        stall(ctx, instance_id, state, describe(item.kind, item.name, item.attempts))
+        stall(ctx, instance_id, state, describe(item))
