@@ -114,9 +114,7 @@ class WorkflowService:
 
     async def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
         """Terminate; with ``recursive`` the children are terminated when it completes."""
-        snapshot = await self.get(instance_id)
-        if snapshot is None:
-            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        snapshot = await self._require(instance_id)
         if snapshot.view.status in engine.TERMINAL:
             return
         await self._add(instance_id, engine.execution_terminated(
@@ -208,9 +206,7 @@ class WorkflowService:
             NotFoundError: unknown instance.
             FailedPreconditionError: the instance has not finished.
         """
-        snapshot = await self.get(instance_id)
-        if snapshot is None:
-            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        snapshot = await self._require(instance_id)
         view = snapshot.view
         if view.status not in engine.TERMINAL:
             raise FailedPreconditionError(
@@ -226,9 +222,7 @@ class WorkflowService:
             NotFoundError: unknown instance.
             FailedPreconditionError: the instance is not FAILED.
         """
-        snapshot = await self.get(instance_id)
-        if snapshot is None:
-            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        snapshot = await self._require(instance_id)
         if snapshot.view.status is not RuntimeStatus.FAILED:
             raise FailedPreconditionError(
                 f"workflow '{instance_id}' is {snapshot.view.status.name}; "
@@ -236,9 +230,7 @@ class WorkflowService:
         await self._add(instance_id, rewind.execution_rewound(reason, self._clock.now_ms()))
 
     async def history(self, instance_id: str) -> tuple[pb.HistoryEvent, ...]:
-        snapshot = await self.get(instance_id)
-        if snapshot is None:
-            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        snapshot = await self._require(instance_id)
         return snapshot.history
 
     async def rerun_from_event(self, source_id: str, event_id: int, *, new_instance_id: str,
@@ -258,6 +250,12 @@ class WorkflowService:
             input=new_input, now_ms=self._clock.now_ms())
         await self._host.invoke(workflow_ref(instance_id), "clone", CloneCommand(tuple(inbox)))
         return instance_id
+
+    async def _require(self, instance_id: str) -> InstanceSnapshot:
+        snapshot = await self.get(instance_id)
+        if snapshot is None:
+            raise NotFoundError(f"no workflow instance with ID '{instance_id}'")
+        return snapshot
 
     async def _add(self, instance_id: str, event: pb.HistoryEvent) -> None:
         if not instance_id:
