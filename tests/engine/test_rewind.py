@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.engine import history as h
 from wfsidecar.engine import rewind
 
-from .builders import T0, Instance, child, complete, kinds, schedule, started
+from .builders import T0, Instance, child, complete, kinds, schedule, started, timer
 
 
 def failed_parent() -> Instance:
@@ -59,3 +60,22 @@ def test_rewind_of_a_completed_instance_does_not_reopen_it() -> None:
     wf.turn(T0 + 1, complete(0, result='"done"'))
     assert engine.begin_turn(wf.history, [rewind.execution_rewound(None, T0 + 2)],
                              T0 + 2) is None
+
+
+def test_rewind_re_arms_timers_the_failure_dropped() -> None:
+    # A failed instance keeps no timer reminders (they are deleted when it ends), so the
+    # reopened instance must schedule its unfired timers again or wait on them forever.
+    wf = Instance(inbox=[started()])
+    wf.turn(T0 + 1, schedule(0, "boom"), timer(1, T0 + 60_000), timer(2, T0 + 5))
+    failure = pb.TaskFailureDetails(errorType="ValueError", errorMessage="boom")
+    wf.inbox = [engine.task_failed(0, failure, T0 + 2), h.timer_fired(2, T0 + 5, T0 + 6)]
+    wf.turn(T0 + 7, complete(3, pb.ORCHESTRATION_STATUS_FAILED, failure=failure))
+    turn = engine.begin_turn(wf.history, [rewind.execution_rewound(None, T0 + 10)], T0 + 10)
+    assert turn is not None
+    keep = [e for e in wf.history if not e.HasField("taskFailed")
+            and not e.HasField("executionCompleted")]
+    result = engine.apply_response("wf", turn, rewind_response(keep), T0 + 11,
+                                   new_execution_id=lambda: "exec-2")
+    timers = [o for o in result.outbox if isinstance(o, engine.ScheduleTimer)]
+    assert [(t.timer_id, t.fire_at_ms) for t in timers] == [(1, T0 + 60_000)]  # 2 fired
+    assert timers[0].fired.timerFired.timerId == 1

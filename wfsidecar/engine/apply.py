@@ -88,6 +88,7 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         outbox: list[Outbox] = [
             DeliverEvent(child, rewind.execution_rewound(None, now_ms))
             for child in rewind.failed_children(turn.past)]
+        outbox += rewind.pending_timers(new_history, now_ms)
         view = project(instance_id, new_history, last_updated_ms=now_ms)
         if view is None:
             raise InvalidArgumentError("the rewound history has no ExecutionStarted")

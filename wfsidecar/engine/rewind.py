@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
+from wfsidecar.engine.outbox import ScheduleTimer
 
 # An inbox entry that asks for a turn with no new events of its own; begin_turn consumes
 # it without showing it to the worker.
@@ -62,3 +63,12 @@ def failed_children(past: Sequence[pb.HistoryEvent]) -> list[str]:
     return [created[e.subOrchestrationInstanceFailed.taskScheduledId] for e in past
             if e.HasField("subOrchestrationInstanceFailed")
             and e.subOrchestrationInstanceFailed.taskScheduledId in created]
+
+
+def pending_timers(history: Sequence[pb.HistoryEvent], now_ms: int) -> list[ScheduleTimer]:
+    """Timers of a rewound history that have not fired: the failure dropped their
+    reminders (a terminal instance keeps none), so the reopened instance re-arms them."""
+    fired = {e.timerFired.timerId for e in history if e.HasField("timerFired")}
+    return [ScheduleTimer(e.eventId, e.timerCreated.fireAt.ToMilliseconds(),
+                          h.timer_fired(e.eventId, e.timerCreated.fireAt, now_ms))
+            for e in history if e.HasField("timerCreated") and e.eventId not in fired]

@@ -64,7 +64,7 @@ def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generati
             ctx.set_reminder(RUN_ACTIVITY, due_ms=ctx.now_ms,
                              data=f"{generation}:{dialect}".encode(), ref=target)
         elif isinstance(item, engine.ScheduleTimer):
-            ctx.set_reminder(f"timer-{generation}-{item.timer_id}", due_ms=item.fire_at_ms,
+            ctx.set_reminder(timer_reminder(generation, item.timer_id), due_ms=item.fire_at_ms,
                              data=item.fired.SerializeToString())
         elif isinstance(item, engine.StartChild | engine.DeliverEvent |
                         engine.TerminateInstance | engine.NotifyParent):
@@ -88,6 +88,25 @@ def release_consumed_activities(ctx: TurnContext, instance_id: str, generation: 
         else:
             continue
         ctx.delete_foreign(activity_ref(instance_id, task_id), activity_key(generation))
+
+
+def timer_reminder(generation: int, timer_id: int) -> str:
+    return f"timer-{generation}-{timer_id}"
+
+
+def drop_pending_timers(ctx: TurnContext, generation: int,
+                        history: Sequence[pb.HistoryEvent]) -> None:
+    """The generation ended (completed, failed, terminated, continued as new, replaced):
+    delete its timers that have not fired.
+
+    A late timer would be ignored anyway (its generation is stale or the instance is
+    terminal), but its reminder row would stay until it fired, and SDKs create timers
+    that never fire: an external-event wait without a timeout is a timer at 9999-12-31.
+    """
+    fired = {e.timerFired.timerId for e in history if e.HasField("timerFired")}
+    for event in history:
+        if event.HasField("timerCreated") and event.eventId not in fired:
+            ctx.delete_reminder(timer_reminder(generation, event.eventId))
 
 
 def delete_open_activities(ctx: TurnContext, instance_id: str, generation: int,

@@ -61,6 +61,7 @@ def fail_orchestration(ctx: TurnContext, instance_id: str, state: WorkflowState,
     started = [] if state.history else state.inbox[:1]  # never ran: keep its start
     state.history = [*state.history, *started, completed]
     state.inbox = []
+    effects.drop_pending_timers(ctx, state.generation, state.history)
     state.save(ctx, before)
     if view.parent_instance_id and view.parent_task_id is not None:
         notice = engine.sub_orchestration_failed(view.parent_task_id, details, ctx.now_ms)

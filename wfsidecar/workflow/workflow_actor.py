@@ -171,6 +171,7 @@ class WorkflowActor:
         self._create(ctx, state, CreateCommand(started, None, dialect=dialect))
 
     def _reset(self, ctx: TurnContext, state: WorkflowState) -> None:
+        effects.drop_pending_timers(ctx, state.generation, state.history)
         state.inbox, state.history, state.custom_status = [], [], None
         state.trace = None
         state.generation += 1
@@ -266,6 +267,11 @@ class WorkflowActor:
         effects.release_consumed_activities(ctx, self.instance_id, before.generation, consumed)
         effects.apply_outbox(ctx, self.instance_id, result.view.execution_id, state.generation,
                              result.outbox, state.dialect)
+        if result.continued_as_new:
+            effects.drop_pending_timers(ctx, before.generation, [*before.history,
+                                                                 *result.history])
+        elif terminal:
+            effects.drop_pending_timers(ctx, state.generation, state.history)
         state.save(ctx, before)
         self._dispatch = None
         if state.inbox:
@@ -276,8 +282,12 @@ class WorkflowActor:
 
     def _activity_result(self, ctx: TurnContext, state: WorkflowState,
                          result: ActivityResult) -> None:
-        ctx.delete_reminder(effects.RUN_ACTIVITY, ref=result.activity)
         stale = not state.exists or result.generation != state.generation
+        if not (stale and _scheduled(state.history, result.item.task_id)):
+            # Task ids restart at 0 in every generation: when the current one scheduled
+            # this id too, the activity actor's reminder is its, not the stale result's
+            # (engine.md §7 hazard 6).
+            ctx.delete_reminder(effects.RUN_ACTIVITY, ref=result.activity)
         if stale or projection.terminal(self.instance_id, state):
             ctx.delete_foreign(result.activity, activity_key(result.generation))
             return
@@ -292,6 +302,10 @@ class WorkflowActor:
             self._dispatch = None
             ctx.on_commit(lambda: self._on_change(self.instance_id, None))
         return outcome
+
+
+def _scheduled(history: list[pb.HistoryEvent], task_id: int) -> bool:
+    return any(e.eventId == task_id and e.HasField("taskScheduled") for e in history)
 
 
 def workflow_ref(instance_id: str) -> ActorRef:
