@@ -17,6 +17,7 @@ import asyncio
 import heapq
 import logging
 import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -86,6 +87,7 @@ class ReminderScheduler:
         self._seq = 0
         self._inflight: set[_Key] = set()
         self._parked: set[_Key] = set()
+        self._parked_per_ref: Counter[ActorRef] = Counter()
         self._window_end = 0
         self._window_truncated = False
         self._wake = asyncio.Event()
@@ -94,6 +96,7 @@ class ReminderScheduler:
         self.fired = 0
         runtime.add_commit_listener(self._on_commit)
         runtime.add_reset_listener(self._on_reset)
+        runtime.add_keep_alive(self._holds_parked)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -166,7 +169,7 @@ class ReminderScheduler:
             if isinstance(op, SetReminder):
                 reminder = op.reminder
                 self._forget((reminder.ref, reminder.name))
-                self._parked.discard((reminder.ref, reminder.name))
+                self._unpark((reminder.ref, reminder.name))
                 if reminder.due_ms < self._window_end:
                     self._remember(reminder)
                     earliest = min(earliest or reminder.due_ms, reminder.due_ms)
@@ -174,7 +177,7 @@ class ReminderScheduler:
                 current = self._known.get((op.ref, op.name))
                 if current is not None and op.if_etag in (None, current.etag):
                     self._forget((op.ref, op.name))
-                    self._parked.discard((op.ref, op.name))
+                    self._unpark((op.ref, op.name))
             elif isinstance(op, RescheduleReminder):
                 current = self._known.get((op.ref, op.name))
                 if current is not None and current.etag == op.if_etag:
@@ -184,18 +187,38 @@ class ReminderScheduler:
             elif isinstance(op, DeleteActor):
                 for name in list(self._by_ref.get(op.ref, ())):
                     self._forget((op.ref, name))
-                    self._parked.discard((op.ref, name))
+                    self._unpark((op.ref, name))
         if earliest is not None and (not self._heap or earliest <= self._heap[0][0]):
             self._wake.set()
 
     def _on_reset(self, ref: ActorRef) -> None:
         """A failed turn dropped the actor's memory: its parked reminders must fire again."""
+        if ref not in self._parked_per_ref:
+            return
         for key in [k for k in self._parked if k[0] == ref]:
-            self._parked.discard(key)
+            self._unpark(key)
             current = self._known.get(key)
             if current is not None:
                 self._remember(current)
                 self._wake.set()
+
+    def _park(self, key: _Key) -> None:
+        if key not in self._parked:
+            self._parked.add(key)
+            self._parked_per_ref[key[0]] += 1
+
+    def _unpark(self, key: _Key) -> None:
+        if key in self._parked:
+            self._parked.discard(key)
+            self._parked_per_ref[key[0]] -= 1
+            if not self._parked_per_ref[key[0]]:
+                del self._parked_per_ref[key[0]]
+
+    def _holds_parked(self, ref: ActorRef) -> bool:
+        """True while ``ref`` has work out with a worker (a parked reminder): the runtime
+        keeps it active, since its answer is matched against the actor's memory and the
+        parked reminder would not fire again to redo the work (engine.md §7 hazard 21)."""
+        return ref in self._parked_per_ref
 
     def _seconds_until_next(self, now: int) -> float | None:
         while self._heap and (self._is_stale(self._heap[0]) or
@@ -253,7 +276,7 @@ class ReminderScheduler:
             if ctx.touched_reminder(reminder.ref, reminder.name):
                 return  # the turn set or deleted this reminder itself; that wins
             if result is ReminderResult.PARK:
-                self._parked.add((reminder.ref, reminder.name))
+                self._park((reminder.ref, reminder.name))
                 return
             self._outcome(ctx.changes, reminder, result, ctx.now_ms)
 

@@ -37,6 +37,7 @@ T = TypeVar("T")
 TurnBody = Callable[[Actor, TurnContext], Awaitable[T]]
 CommitListener = Callable[[Changes], None]
 ResetListener = Callable[[ActorRef], None]
+KeepAlive = Callable[[ActorRef], bool]
 
 # The actors whose turns the current task is inside of. A call back into one of them would
 # wait forever for its own lock, so it fails fast instead (Dapr makes this a deadlock
@@ -73,6 +74,7 @@ class ActorRuntime:
         self._table: OrderedDict[ActorRef, _Activation] = OrderedDict()
         self._listeners: list[CommitListener] = []
         self._reset_listeners: list[ResetListener] = []
+        self._keep_alive: list[KeepAlive] = []
         self._etags = itertools.count(clock.now_ms() * 1000)
         self._accepting = True
         self._turn_tasks: dict[asyncio.Task[object], int] = {}
@@ -94,6 +96,10 @@ class ActorRuntime:
     def add_reset_listener(self, listener: ResetListener) -> None:
         """Call ``listener(ref)`` when a failed turn throws an actor's memory away."""
         self._reset_listeners.append(listener)
+
+    def add_keep_alive(self, check: KeepAlive) -> None:
+        """Never deactivate an idle actor while ``check(ref)`` is true (work in flight)."""
+        self._keep_alive.append(check)
 
     @property
     def active_count(self) -> int:
@@ -240,9 +246,10 @@ class ActorRuntime:
             if now < expires:
                 self._table_changed.clear()
                 await self._clock.wait(self._table_changed, expires - now)
-            elif activation.users:
-                # Busy past its idle time (a long turn or a queue of callers): it counts
-                # as used now; its turn's end refreshes it again.
+            elif activation.users or any(check(ref) for check in self._keep_alive):
+                # Busy past its idle time (a long turn, a queue of callers, or a work item
+                # a worker is still running, whose answer needs this instance's memory):
+                # it counts as used now; its turn's end refreshes it again.
                 self._table.move_to_end(ref)
                 activation.last_used = now
             else:

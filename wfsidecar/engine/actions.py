@@ -186,6 +186,7 @@ def _create_child(rec: Recorder, action: pb.OrchestratorAction) -> None:
             f"createSubOrchestration action {action.id} has no orchestrator name")
     # go's default child id: "<parentId>:<action id as 4 lowercase hex digits>" (§5.2 row 3).
     child_id = cs.instanceId or f"{rec.instance_id}:{action.id:04x}"
+    _check_child_id(child_id, action)
     router = _router(action, cs.router)
     event = h.new_event(rec.now_ms, action.id)
     created = event.subOrchestrationInstanceCreated
@@ -207,6 +208,18 @@ def _create_child(rec: Recorder, action: pb.OrchestratorAction) -> None:
     if cs.HasField("parentTraceContext"):
         started.executionStarted.parentTraceContext.CopyFrom(cs.parentTraceContext)
     rec.outbox.append(StartChild(child_id, started))
+
+
+def _check_child_id(child_id: str, action: pb.OrchestratorAction) -> None:
+    # Ids chosen by workflow code bypass StartInstance's validation. '#' separates the
+    # instance from the task in activity actor ids, and '::' is the separator of Dapr's
+    # own actor ids; SDK default child ids ("<parent>:<hex>") use single colons only
+    # (engine.md §7 hazard 33).
+    bad = [part for part in ("#", "::") if part in child_id]
+    if bad or not child_id.strip() or not child_id.isprintable():
+        raise InvalidArgumentError(
+            f"action {action.id} names child instance id {child_id!r}, which may not be "
+            "blank or contain '#', '::' or control characters")
 
 
 def _child_started(rec: Recorder, child_id: str, name: str, version: str | None,
@@ -239,6 +252,7 @@ def _create_detached(rec: Recorder, action: pb.OrchestratorAction) -> None:
     if not child_id or not detached.name:
         raise InvalidArgumentError(
             f"createDetachedWorkflow action {action.id} needs an instance id and a name")
+    _check_child_id(child_id, action)
     started = h.execution_started(
         name=detached.name, instance_id=child_id,
         execution_id=detached.executionId.value or rec.new_execution_id(),

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.errors import StoreError
 
 DAPR = "dapr"
 MICROSOFT = "ms"
@@ -48,6 +49,17 @@ def parse_activity_actor_id(actor_id: str) -> tuple[str, int]:
     # Split on the LAST '#': instance ids may not contain it, but be strict anyway.
     instance_id, _, task = actor_id.rpartition("#")
     return instance_id, int(task)
+
+
+def _required(ctx: TurnContext, key: str) -> bytes:
+    # A key the metadata counts but the store lacks means the state was damaged outside a
+    # turn; carrying on would run (and save) a shorter or blank history (hazard 36). The
+    # failed turn drops the actor's cache, so a later call reloads from the store.
+    raw = ctx.get(key)
+    if raw is None:
+        raise StoreError(f"workflow {ctx.ref.id!r}: state key {key!r} is missing although "
+                         "its metadata counts it; refusing to use a damaged history")
+    return raw
 
 
 def _parse(raw: bytes) -> pb.HistoryEvent:
@@ -79,8 +91,9 @@ class WorkflowState:
         if raw_meta is None:
             return cls([], [], None, 0)
         meta = json.loads(raw_meta)
-        inbox = [_parse(ctx.get(inbox_key(i)) or b"") for i in range(meta["inboxLength"])]
-        history = [_parse(ctx.get(history_key(i)) or b"") for i in range(meta["historyLength"])]
+        inbox = [_parse(_required(ctx, inbox_key(i))) for i in range(meta["inboxLength"])]
+        history = [_parse(_required(ctx, history_key(i)))
+                   for i in range(meta["historyLength"])]
         raw_status = ctx.get("customStatus")
         custom = json.loads(raw_status) if raw_status else None
         state = cls(inbox, history, custom or None, int(meta["generation"]),
