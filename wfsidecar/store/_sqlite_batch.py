@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from wfsidecar.store._sqlite_actors import ActorIds, ActorKey, resolve_actors
+from wfsidecar.store._sqlite_errors import environmental_reason
 from wfsidecar.store.base import (
     DeleteActor,
     DeleteReminder,
@@ -84,8 +85,9 @@ def run_batch(
     """Commit every caller's ops in one transaction; return each caller's error or None.
 
     Raises:
-        sqlite3.Error: BEGIN, COMMIT or something outside a caller's ops failed; the
-            transaction has been rolled back and nothing of the batch is applied.
+        sqlite3.Error: BEGIN, COMMIT, something outside a caller's ops, or any statement
+            with an environmental error (full, read-only, I/O) failed; the transaction
+            has been rolled back and nothing of the batch is applied.
     """
     try:
         return _transaction(conn, batch, actor_ids, isolate=False)
@@ -112,6 +114,8 @@ def _transaction(
                 _execute_runs(cur, (s for state, _ in per_caller for s in state))
                 _execute_runs(cur, (s for _, reminders in per_caller for s in reminders))
             except Exception as exc:
+                if environmental_reason(exc):
+                    raise  # full disk, read-only file: every caller would fail alike
                 raise _OpsFailed from exc
             results = [None] * len(batch)
         if resolved.maybe_empty:
@@ -133,9 +137,9 @@ def _apply_isolated(
         _execute_runs(cur, statements[0])
         _execute_runs(cur, statements[1])
     except Exception as exc:
-        if not cur.connection.in_transaction:
-            # SQLite rolled back the whole transaction itself (I/O error, full disk):
-            # the batch as a whole has failed, not just this caller.
+        if not cur.connection.in_transaction or environmental_reason(exc):
+            # SQLite rolled back the whole transaction itself, or the fault is the
+            # database's (I/O error, full disk): the batch as a whole has failed.
             raise
         cur.execute("ROLLBACK TO caller")
         cur.execute("RELEASE caller")
@@ -205,3 +209,25 @@ def _rollback(conn: sqlite3.Connection) -> None:
         # The caller reports the original error; a failed ROLLBACK leaves the connection
         # to SQLite's automatic rollback, which the next BEGIN will surface if it failed.
         logger.exception("ROLLBACK after a failed write transaction also failed")
+
+
+def probe_write(conn: sqlite3.Connection) -> None:
+    """Commit a transaction that allocates (and frees again) a few pages.
+
+    Used while a write fault lasts: a file that cannot grow (full disk, max_page_count)
+    or be written at all (read-only) fails this the way real commits fail. It leaves no
+    table behind, only a few free pages that later writes reuse.
+
+    Raises:
+        sqlite3.Error: the database still cannot take a write; rolled back.
+    """
+    cur = conn.cursor()
+    cur.execute("BEGIN IMMEDIATE")
+    try:
+        cur.execute("CREATE TABLE wfsidecar_write_probe (b BLOB)")
+        cur.execute("INSERT INTO wfsidecar_write_probe VALUES (zeroblob(16384))")
+        cur.execute("DROP TABLE wfsidecar_write_probe")
+        cur.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise

@@ -17,14 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import aiosqlite
 
-from wfsidecar.errors import StoreError, StoreUnavailable
+from wfsidecar.errors import StoreUnavailable
 from wfsidecar.store import _sqlite_reads as reads
 from wfsidecar.store._sqlite_actors import ActorIds
-from wfsidecar.store._sqlite_batch import run_batch
+from wfsidecar.store._sqlite_batch import probe_write, run_batch
+from wfsidecar.store._sqlite_conn import close_quietly, on_thread
+from wfsidecar.store._sqlite_errors import (
+    batch_failed,
+    caller_failed,
+    environmental_reason,
+    read_failed,
+)
 from wfsidecar.store._sqlite_schema import (
     SYNCHRONOUS_MODES,
     acquire_lock,
@@ -39,6 +46,10 @@ from wfsidecar.types import ActorRef
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+# While a write fault lasts, an idle writer probes this often, so that the fault (and the
+# readiness that reflects it) clears by itself even when nothing else tries to write.
+_PROBE_INTERVAL = 1.0
 
 
 @dataclass(slots=True)
@@ -85,6 +96,9 @@ class SqliteStore:
         self._write_lock = asyncio.Lock()
         self._closing = False
         self._closed = asyncio.Event()
+        # Why the last write transaction failed (disk full, read-only, I/O error); None
+        # once one commits again. Readiness reports it (health.py).
+        self.write_fault: str | None = None
         self._writer_task: asyncio.Task[None] | None = None
         if group_commit:
             self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
@@ -137,7 +151,7 @@ class SqliteStore:
             await on_thread(reader, partial(prepare_reader, busy_ms=busy_ms))
         except BaseException as exc:
             for conn in reversed(conns):
-                await _close_quietly(conn)
+                await close_quietly(conn)
             await asyncio.to_thread(release_lock, lock_fd)
             if isinstance(exc, sqlite3.Error):
                 raise StoreUnavailable(f"cannot open database {db_path}: {exc}") from exc
@@ -184,6 +198,17 @@ class SqliteStore:
                 await self._run_batch([pending])
         await pending.future
 
+    async def execute_on_writer(self, sql: str) -> list[tuple[object, ...]]:
+        """Run one statement on the writer connection, between write transactions.
+
+        For fault-injection tests and diagnostics: ``PRAGMA max_page_count = <page_count>``
+        makes every write that grows the file fail as on a full disk, ``PRAGMA query_only
+        = ON`` as on a read-only file; resetting the PRAGMA clears the fault.
+        """
+        def run(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+            return list(conn.execute(sql).fetchall())
+        return await on_thread(self._writer, run)
+
     async def close(self) -> None:
         if self._closing:
             await self._closed.wait()
@@ -200,8 +225,8 @@ class SqliteStore:
             async with self._write_lock:
                 pass  # lets a baseline-mode commit already holding the lock finish
         finally:
-            await _close_quietly(self._reader)
-            await _close_quietly(self._writer)  # last connection out checkpoints the WAL
+            await close_quietly(self._reader)
+            await close_quietly(self._writer)  # last connection out checkpoints the WAL
             await asyncio.to_thread(release_lock, self._lock_fd)
             self._closed.set()
             logger.info("closed %s", self.path)
@@ -213,7 +238,7 @@ class SqliteStore:
             return await on_thread(self._reader, fn)
         except (sqlite3.Error, ValueError) as exc:
             # aiosqlite raises ValueError once its connection is closed.
-            raise StoreUnavailable(f"cannot read {self.path}: {exc}") from exc
+            raise read_failed(exc, self.path) from exc
 
     async def _write_loop(self) -> None:
         batch: list[_Pending] = []
@@ -223,7 +248,10 @@ class SqliteStore:
                     if self._closing:
                         return
                     self._wakeup.clear()
-                    await self._wakeup.wait()
+                    if self.write_fault is None:
+                        await self._wakeup.wait()
+                    else:
+                        await self._probe_when_idle()
                     continue
                 batch = []
                 while self._queue and len(batch) < self._max_batch:
@@ -242,6 +270,25 @@ class SqliteStore:
                 _resolve(pending.future, StoreUnavailable(stopped))
             self._queue.clear()
 
+    async def _probe_when_idle(self) -> None:
+        try:
+            async with asyncio.timeout(_PROBE_INTERVAL):
+                await self._wakeup.wait()
+            return  # real work arrived; its commit is the probe
+        except TimeoutError:
+            pass
+        try:
+            await on_thread(self._writer, probe_write)
+        except Exception as exc:
+            self.write_fault = str(batch_failed(exc, self.path))
+            return
+        self._write_recovered()
+
+    def _write_recovered(self) -> None:
+        if self.write_fault is not None:
+            logger.warning("%s is writable again", self.path)
+            self.write_fault = None
+
     async def _run_batch(self, batch: list[_Pending]) -> None:
         try:
             job = partial(run_batch, batch=[p.ops for p in batch], actor_ids=self._actor_ids)
@@ -252,11 +299,12 @@ class SqliteStore:
                 logger.exception("unexpected error in a SQLite write transaction")
             else:
                 logger.warning("commit of %d callers failed: %s", len(batch), exc)
-            for pending in batch:
-                unavailable = StoreUnavailable(f"commit to {self.path} failed: {exc}")
-                unavailable.__cause__ = exc
-                _resolve(pending.future, unavailable)
+            if environmental_reason(exc):
+                self.write_fault = str(batch_failed(exc, self.path))
+            for pending in batch:  # one exception object per caller: each gets its own
+                _resolve(pending.future, batch_failed(exc, self.path))
             return
+        self._write_recovered()
         self.stats.transactions += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         for pending, error in zip(batch, results, strict=True):
@@ -265,23 +313,7 @@ class SqliteStore:
                 _resolve(pending.future, None)
             else:
                 self.stats.rejected += 1
-                err = StoreError(f"commit rejected by SQLite: {error}")
-                err.__cause__ = error
-                _resolve(pending.future, err)
-
-
-async def on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-    """Run ``fn(sqlite3_connection)`` on ``conn``'s worker thread: one await, one hop.
-
-    aiosqlite has no public way to run a whole transaction on its thread, so this uses
-    its private ``Connection._execute(fn, *args)`` (the primitive every public method is
-    built on) and ``Connection._conn`` (the sqlite3 connection, only ever touched on that
-    thread). Both were checked against aiosqlite 0.22.1; the pin ``aiosqlite>=0.20,<0.23``
-    in pyproject.toml keeps an untested release from changing them under us.
-    """
-    raw = conn._conn
-    result = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
-    return cast(_T, result)
+                _resolve(pending.future, caller_failed(error, self.path))
 
 
 def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -291,10 +323,3 @@ def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
-
-
-async def _close_quietly(conn: aiosqlite.Connection) -> None:
-    try:
-        await conn.close()
-    except Exception:
-        logger.exception("closing a SQLite connection failed")
