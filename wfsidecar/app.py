@@ -87,6 +87,7 @@ class App:
         self.ports: BoundPorts | None = None
         self.ready = asyncio.Event()
         self.runtime: ActorRuntime | None = None
+        self.store: StateStore | None = None
         self.service: WorkflowService | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
@@ -102,6 +103,7 @@ class App:
         started = time.monotonic()
         async with AsyncExitStack() as stack:
             store = await self._open_store(stack)
+            self.store = store
             runtime = ActorRuntime(store, self.clock,
                                    idle_timeout=self.config.actors.idle_timeout)
             self.runtime = runtime
@@ -186,6 +188,10 @@ class App:
             except (StoreError, OSError) as exc:
                 raise StartupError(f"cannot open database {path}: {exc}") from exc
             logger.info("store: sqlite %s (synchronous=%s)", path, cfg.sqlite.synchronous)
+            # A store that cannot write (disk full, read-only) makes the daemon not ready
+            # until a commit or the store's own probe succeeds again.
+            sqlite_store = store
+            self.readiness.add_fault_source(lambda: sqlite_store.write_fault)
         stack.push_async_callback(store.close)
         return store
 
@@ -199,7 +205,8 @@ class App:
             dialect, host, port = parse_listener(spec)
             wanted.append((f"extra {dialect}", dialect, host, port))
         for name, dialect, host, port in wanted:
-            listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size)
+            listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size,
+                                    fault=lambda: self.readiness.fault)
             # One dialect per listener: the two give some field numbers different meanings.
             listener.server.add_generic_rpc_handlers((dapr if dialect == "dapr" else ms,))
             await listener.start()

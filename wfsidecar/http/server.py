@@ -15,12 +15,13 @@ READINESS_KEY = web.AppKey("readiness", Readiness)
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
-    """Dapr's ``GET /v1.0/healthz``: 204 when ready, 503 while starting or draining."""
+    """Dapr's ``GET /v1.0/healthz``: 204 when ready, 503 while starting, draining or
+    while a fault lasts (the store cannot write)."""
     readiness = request.app[READINESS_KEY]
     if readiness.ready:
         return web.Response(status=204)
     return web.json_response(
-        {"errorCode": "ERR_HEALTH_NOT_READY", "message": f"wfsidecar is {readiness.phase.value}"},
+        {"errorCode": "ERR_HEALTH_NOT_READY", "message": readiness.describe()},
         status=503,
     )
 

@@ -1,18 +1,20 @@
 """One gRPC listener: a ``grpc.aio`` server bound to one address.
 
-Each listener serves the standard gRPC health service (mirroring the daemon's readiness);
-the dialect services are added to it before start.
+Each listener serves the standard gRPC health service (mirroring the daemon's readiness,
+including faults such as a store that cannot write); the dialect services are added to it
+before start.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from wfsidecar.errors import StartupError
-from wfsidecar.health import Phase
+from wfsidecar.health import FaultSource, Phase
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +30,36 @@ _BASE_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+class _HealthServicer(health.aio.HealthServicer):
+    """grpc's health service, answering NOT_SERVING while a fault source reports one.
+
+    ``Check`` consults the sources on every call, so the status recovers with the fault;
+    ``Watch`` streams only the lifecycle phase (probes use ``Check``).
+    """
+
+    def __init__(self, fault: FaultSource) -> None:
+        super().__init__()
+        self._fault = fault
+
+    async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 - grpc's name
+        response = await super().Check(request, context)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        if response.status == serving and self._fault() is not None:
+            return health_pb2.HealthCheckResponse(
+                status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        return response
+
+
+def _no_fault() -> str | None:
+    return None
+
+
 class GrpcListener:
     """A named gRPC server on ``host:port`` (port 0 picks a free port)."""
 
     def __init__(self, name: str, host: str, port: int, *,
-                 max_message_size: int = 64 * 1024 * 1024) -> None:
+                 max_message_size: int = 64 * 1024 * 1024,
+                 fault: FaultSource = _no_fault) -> None:
         self.name = name
         self.host = host
         self.port = port
@@ -40,7 +67,7 @@ class GrpcListener:
                    ("grpc.max_receive_message_length", max_message_size),
                    ("grpc.max_send_message_length", max_message_size))
         self.server = grpc.aio.server(options=options)
-        self._health = health.aio.HealthServicer()
+        self._health = _HealthServicer(fault)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
 
     async def start(self) -> int:

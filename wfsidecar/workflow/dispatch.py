@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wfsidecar.errors import NotFoundError, ShuttingDownError
+from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +88,25 @@ class WorkItemDispatcher:
         self._token_prefix = secrets.token_hex(4)
         self._token_seq = itertools.count(1)
         self._closed = False
+        # A result that failed to commit (disk full, read-only store): (kind, instance) →
+        # (loop time until which new work for it waits, failures so far), and the timers
+        # that take an unanswered item back from a worker that gave up on it.
+        self._store_backoff: dict[tuple[str, str], tuple[float, int]] = {}
+        self._unanswered: dict[str, asyncio.TimerHandle] = {}
 
     # -- actor side --------------------------------------------------------------------
 
     def submit(self, item: WorkItem) -> None:
         """Queue ``item`` for the next worker that asks (never blocks)."""
+        backoff = self._store_backoff.get((item.kind, item.instance_id))
+        wait = backoff[0] - asyncio.get_running_loop().time() if backoff else 0.0
+        if wait > 0:
+            # Its last result could not be committed: an actor reset by that failure
+            # re-dispatches at once, and without this wait a store that stays full would
+            # make the worker replay the turn in a hot loop.
+            self._delayed[id(item)] = asyncio.get_running_loop().call_later(
+                wait, self._requeue, item)
+            return
         self._hand(item, front=False)
 
     @property
@@ -201,8 +215,12 @@ class WorkItemDispatcher:
         """Apply a worker's result for a dispatched item, then forget the item.
 
         Raises:
-            NotFoundError: no dispatch matches (stale token, already completed, unknown).
-            Whatever applying the result raises (the item then stays dispatched).
+            NotFoundError: no dispatch matches (stale token, already completed, unknown),
+                or its owner no longer wants it (superseded); the item is dropped.
+            StoreError: the result could not be committed. The item stays dispatched, so
+                the worker may retry the same result; if it has not after a backoff, the
+                item goes out again (to a worker that gave up on it, as SDKs do).
+            Whatever else applying the result raises (the item then stays dispatched).
         """
         item = self._find(kind, token, instance_id, task_id)
         assert item.on_complete is not None
@@ -211,10 +229,17 @@ class WorkItemDispatcher:
         self._forget(item)
         try:
             await item.on_complete(item, result)
+        except NotFoundError:
+            raise
+        except StoreError:
+            self._restore(item)
+            self._back_off(item)
+            raise
         except BaseException:
             self._restore(item)
             raise
         item.done = True
+        self._store_backoff.pop((item.kind, item.instance_id), None)
 
     def abandon(self, kind: Kind, token: str, *, delay: float = 1.0) -> None:
         """The worker gave the item back (e.g. versioning REJECT): re-queue it after a
@@ -233,6 +258,27 @@ class WorkItemDispatcher:
         self._delayed[id(item)] = asyncio.get_running_loop().call_later(
             delay, self._requeue, item)
 
+    def _back_off(self, item: WorkItem) -> None:
+        key = (item.kind, item.instance_id)
+        failures = self._store_backoff.get(key, (0.0, 0))[1]
+        delay = min(self._backoff_initial * 2 ** min(failures, 16), self._backoff_max)
+        loop = asyncio.get_running_loop()
+        self._store_backoff[key] = (loop.time() + delay, failures + 1)
+        old = self._unanswered.pop(item.token, None)
+        if old is not None:
+            old.cancel()
+        self._unanswered[item.token] = loop.call_later(delay, self._take_back, item,
+                                                       item.token)
+
+    def _take_back(self, item: WorkItem, token: str) -> None:
+        self._unanswered.pop(token, None)
+        if self._closed or self._pending.get(token) is not item:
+            return  # answered, released or dropped meanwhile
+        self._forget(item)
+        item.stream = None
+        item.attempts -= 1  # its worker did not go away; the store failed
+        self._hand(item, front=True)
+
     def _requeue(self, item: WorkItem) -> None:
         self._delayed.pop(id(item), None)
         if not self._closed:
@@ -249,17 +295,20 @@ class WorkItemDispatcher:
         self._pending.clear()
         for tokens in self._by_stream.values():
             tokens.clear()
-        for handle in self._delayed.values():
+        for handle in [*self._delayed.values(), *self._unanswered.values()]:
             handle.cancel()
         self._delayed.clear()
+        self._unanswered.clear()
+        self._store_backoff.clear()
         return dropped
 
     def close(self) -> None:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
-        for handle in self._delayed.values():
+        for handle in [*self._delayed.values(), *self._unanswered.values()]:
             handle.cancel()
         self._delayed.clear()
+        self._unanswered.clear()
         for waiters in self._waiters.values():
             while waiters:
                 waiter, _ = waiters.popleft()

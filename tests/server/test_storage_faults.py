@@ -1,0 +1,404 @@
+"""Storage faults (issue #5): the database becomes read-only or the disk fills.
+
+SQLite itself raises the real errors: on the store's writer connection ``PRAGMA
+max_page_count = <page_count>`` makes every write that grows the file fail with
+SQLITE_FULL ("database or disk is full"), and ``PRAGMA query_only = ON`` makes every write
+fail with SQLITE_READONLY. Resetting the PRAGMA clears the fault. A full disk only refuses
+writes that need new pages, so the disk-full cases write payloads large enough to need
+them. While the fault lasts clients get UNAVAILABLE naming it and health is not ready;
+afterwards everything proceeds by itself and nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+from google.protobuf import wrappers_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.test_app import running
+from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
+from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
+from wfsidecar.app import App
+from wfsidecar.config import load
+from wfsidecar.store.sqlite import SqliteStore
+
+SERVICE = "/TaskHubSidecarService/"
+BIG = "x" * 48_000  # needs a dozen new pages: refused on a full disk
+MESSAGES = {"full": "database is full", "readonly": "database is read-only"}
+FAULTS = pytest.mark.parametrize("fault", ["full", "readonly"])
+
+
+def daemon(tmp_path: Path) -> App:
+    return App(load(None, env={}, overrides={
+        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
+        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
+        # Short backoffs keep the module fast; the behaviour is the same at the defaults.
+        "work_items.redispatch_initial": 0.05, "work_items.redispatch_max": 0.4,
+        "reminders.retry_initial": 0.05, "reminders.retry_max": 0.4}),
+        configure_logging=False)
+
+
+def store_of(app: App) -> SqliteStore:
+    assert isinstance(app.store, SqliteStore)
+    return app.store
+
+
+@asynccontextmanager
+async def storage_fault(app: App, kind: str) -> AsyncIterator[None]:
+    store = store_of(app)
+    if kind == "full":
+        pages = (await store.execute_on_writer("PRAGMA page_count"))[0][0]
+        await store.execute_on_writer(f"PRAGMA max_page_count = {pages}")
+        clear = "PRAGMA max_page_count = 1073741823"
+    else:
+        await store.execute_on_writer("PRAGMA query_only = ON")
+        clear = "PRAGMA query_only = OFF"
+    try:
+        yield
+    finally:
+        await store.execute_on_writer(clear)
+
+
+def unary(channel: grpc.aio.Channel, method: str, response: Any) -> Any:
+    return channel.unary_unary(SERVICE + method,
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=response.FromString)
+
+
+def work_items(channel: grpc.aio.Channel, pb: ModuleType) -> Any:
+    return channel.unary_stream(SERVICE + "GetWorkItems",
+                                request_serializer=lambda m: m.SerializeToString(),
+                                response_deserializer=pb.WorkItem.FromString)(
+        pb.GetWorkItemsRequest())
+
+
+async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    return info.value
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(200):  # 10 s
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(what)
+
+
+async def healthz(app: App) -> tuple[int, str]:
+    assert app.ports is not None
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{app.ports.http}/v1.0/healthz"
+        async with session.get(url) as resp:
+            return resp.status, await resp.text()
+
+
+async def grpc_serving(channel: grpc.aio.Channel) -> bool:
+    got = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    return bool(got.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+async def exists(channel: grpc.aio.Channel, pb: ModuleType, instance_id: str) -> bool:
+    got = await unary(channel, "GetInstance", pb.GetInstanceResponse)(
+        pb.GetInstanceRequest(instanceId=instance_id), timeout=5)
+    return bool(got.exists)
+
+
+async def integrity(app: App) -> list[tuple[object, ...]]:
+    return await store_of(app).execute_on_writer("PRAGMA integrity_check")
+
+
+@FAULTS
+async def test_client_requests_get_unavailable_and_health_recovers(
+        tmp_path: Path, fault: str) -> None:
+    app = daemon(tmp_path)
+    acked: list[str] = []
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr, \
+                grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.durabletask_grpc}") as ms:
+            dapr_start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
+            ms_start = unary(ms, "StartInstance", ms_pb.CreateInstanceResponse)
+            await dapr_start(dapr_pb.CreateInstanceRequest(instanceId="before", name="wf"),
+                             timeout=5)
+            acked.append("before")
+            async with storage_fault(app, fault):
+                big = dapr_pb.CreateInstanceRequest(instanceId="during", name="wf")
+                big.input.value = BIG
+                ms_big = ms_pb.CreateInstanceRequest(instanceId="during-ms", name="wf")
+                ms_big.input.value = BIG
+                event = dapr_pb.RaiseEventRequest(instanceId="before", name="e")
+                event.input.value = BIG
+                terminate = ms_pb.TerminateRequest(instanceId="before")
+                terminate.output.value = BIG
+                for error in [
+                    await refused(dapr_start(big, timeout=5)),
+                    await refused(ms_start(ms_big, timeout=5)),
+                    await refused(unary(dapr, "RaiseEvent", dapr_pb.RaiseEventResponse)(
+                        event, timeout=5)),
+                    await refused(unary(ms, "TerminateInstance", ms_pb.TerminateResponse)(
+                        terminate, timeout=5)),
+                ]:
+                    assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+                    assert MESSAGES[fault] in (error.details() or ""), error.details()
+                # Reads still work, and readiness says why the daemon cannot serve.
+                assert await exists(dapr, dapr_pb, "before")
+                status, body = await healthz(app)
+                assert status == 503 and MESSAGES[fault] in body
+                assert not await grpc_serving(dapr)
+                assert not await grpc_serving(ms)
+
+            # Nothing else writes now: the store's own probe brings readiness back.
+            async def ready() -> bool:
+                return (await healthz(app))[0] == 204 and await grpc_serving(ms)
+            await eventually(ready, "readiness never came back after the fault cleared")
+            await dapr_start(big, timeout=5)  # the client's retry now succeeds
+            acked.append("during")
+            assert not await exists(ms, ms_pb, "during-ms")  # refused: simply absent
+            assert await integrity(app) == [("ok",)]
+    # No acknowledged start was lost: a fresh daemon on the same file has all of them.
+    again = daemon(tmp_path)
+    async with running(again):
+        assert again.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{again.ports.dapr_grpc}") as dapr:
+            for instance_id in acked:
+                assert await exists(dapr, dapr_pb, instance_id), instance_id
+
+
+@FAULTS
+async def test_concurrent_starts_across_the_fault_are_all_or_nothing(
+        tmp_path: Path, fault: str) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr:
+            start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
+
+            async def one(i: int) -> grpc.StatusCode:
+                request = dapr_pb.CreateInstanceRequest(instanceId=f"s{i}", name="wf")
+                request.input.value = BIG
+                try:
+                    await start(request, timeout=10)
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code()
+                return grpc.StatusCode.OK
+
+            first = [asyncio.create_task(one(i)) for i in range(12)]
+            async with storage_fault(app, fault):
+                during = [asyncio.create_task(one(i)) for i in range(12, 24)]
+                results = await asyncio.gather(*first, *during)
+            assert set(results) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
+            assert grpc.StatusCode.UNAVAILABLE in results[12:]
+            for i, code in enumerate(results):
+                # Acknowledged means stored; refused means absent, never half-written.
+                assert await exists(dapr, dapr_pb, f"s{i}") == (code == grpc.StatusCode.OK)
+            assert await integrity(app) == [("ok",)]
+
+
+class Worker:
+    """A raw-gRPC app worker on one stream that answers what the test tells it to."""
+
+    def __init__(self, channel: grpc.aio.Channel, pb: ModuleType) -> None:
+        self.channel = channel
+        self.pb = pb
+        self.stream = work_items(channel, pb)
+
+    async def next(self, kind: str) -> Any:
+        item = await asyncio.wait_for(self.stream.read(), 10)
+        assert item.WhichOneof("request") == kind, item
+        return item
+
+    async def complete(self, item: Any, **fields: Any) -> grpc.StatusCode:
+        pb = self.pb
+        if item.WhichOneof("request") == "activityRequest":
+            request = pb.ActivityResponse(
+                instanceId=item.activityRequest.orchestrationInstance.instanceId,
+                taskId=item.activityRequest.taskId, completionToken=item.completionToken,
+                **fields)
+            call = unary(self.channel, "CompleteActivityTask", pb.CompleteTaskResponse)
+        else:
+            request = pb.OrchestratorResponse(
+                instanceId=item.orchestratorRequest.instanceId,
+                completionToken=item.completionToken, **fields)
+            call = unary(self.channel, "CompleteOrchestratorTask", pb.CompleteTaskResponse)
+        try:
+            await call(request, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            self.last_error = exc.details() or ""
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    async def answer_until_accepted(self, kind: str, **fields: Any) -> Any:
+        """Answer work items of ``kind`` until one answer is taken; a re-dispatch whose
+        earlier copy was superseded is refused as stale (NOT_FOUND) and skipped."""
+        while True:
+            item = await self.next(kind)
+            code = await self.complete(item, **fields)
+            if code == grpc.StatusCode.OK:
+                return item
+            assert code == grpc.StatusCode.NOT_FOUND, (code, self.last_error)
+
+
+def schedule(pb: ModuleType, name: str) -> Any:
+    action = pb.OrchestratorAction(id=0)
+    action.scheduleTask.name = name
+    return action
+
+
+def finish(pb: ModuleType, output: str) -> Any:
+    action = pb.OrchestratorAction(id=1)
+    action.completeOrchestration.orchestrationStatus = pb.ORCHESTRATION_STATUS_COMPLETED
+    action.completeOrchestration.result.value = output
+    return action
+
+
+@FAULTS
+@pytest.mark.parametrize("dialect", ["dapr", "ms"])
+async def test_in_flight_workflow_completes_after_the_fault(
+        tmp_path: Path, fault: str, dialect: str) -> None:
+    pb = dapr_pb if dialect == "dapr" else ms_pb
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        port = app.ports.dapr_grpc if dialect == "dapr" else app.ports.durabletask_grpc
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            worker = Worker(channel, pb)
+            await unary(channel, "StartInstance", pb.CreateInstanceResponse)(
+                pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
+            first = await worker.next("orchestratorRequest")
+            assert await worker.complete(first, actions=[schedule(pb, "act")]) == \
+                grpc.StatusCode.OK
+            activity = await worker.next("activityRequest")
+            result = wrappers_pb2.StringValue(value=BIG)
+
+            async with storage_fault(app, fault):
+                # The activity's result cannot be stored: the worker hears UNAVAILABLE
+                # and, like the SDKs, drops it. The activity comes back after a backoff
+                # (still refused while the fault lasts), then once more after it clears.
+                assert await worker.complete(activity, result=result) == \
+                    grpc.StatusCode.UNAVAILABLE
+                assert MESSAGES[fault] in worker.last_error
+                again = await worker.next("activityRequest")
+                assert again.activityRequest.taskId == activity.activityRequest.taskId
+                assert await worker.complete(again, result=result) == \
+                    grpc.StatusCode.UNAVAILABLE
+            await worker.answer_until_accepted("activityRequest", result=result)
+
+            async with storage_fault(app, fault):
+                turn = await worker.next("orchestratorRequest")
+                done = finish(pb, BIG)
+                assert await worker.complete(turn, actions=[done]) == \
+                    grpc.StatusCode.UNAVAILABLE
+            # The orchestrator turn is dispatched again by itself; replaying it now works.
+            await worker.answer_until_accepted("orchestratorRequest", actions=[done])
+            worker.stream.cancel()
+
+            final = await unary(channel, "WaitForInstanceCompletion", pb.GetInstanceResponse)(
+                pb.GetInstanceRequest(instanceId="wf", getInputsAndOutputs=True), timeout=10)
+            state = final.orchestrationState
+            assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
+            assert state.output.value == BIG
+            if dialect == "dapr":
+                history = await unary(channel, "GetInstanceHistory",
+                                      pb.GetInstanceHistoryResponse)(
+                    pb.GetInstanceHistoryRequest(instanceId="wf"), timeout=5)
+                kinds = [e.WhichOneof("eventType") for e in history.events]
+                assert kinds.count("taskScheduled") == 1
+                assert kinds.count("taskCompleted") == 1  # no duplicate resolution
+                assert kinds.count("executionCompleted") == 1
+            assert await integrity(app) == [("ok",)]
+
+
+async def test_worker_retrying_the_same_result_after_the_fault_is_accepted(
+        tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            worker = Worker(channel, dapr_pb)
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
+            first = await worker.next("orchestratorRequest")
+            await worker.complete(first, actions=[schedule(dapr_pb, "act")])
+            activity = await worker.next("activityRequest")
+            async with storage_fault(app, "readonly"):
+                assert await worker.complete(activity) == grpc.StatusCode.UNAVAILABLE
+            # Retried at once with the same token (as a gRPC retry policy would).
+            assert await worker.complete(activity) == grpc.StatusCode.OK
+            turn = await worker.next("orchestratorRequest")
+            kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+            assert kinds.count("taskCompleted") == 1
+            assert await worker.complete(turn, actions=[finish(dapr_pb, "ok")]) == \
+                grpc.StatusCode.OK
+            worker.stream.cancel()
+
+
+async def test_a_failing_store_does_not_make_the_worker_spin(tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            worker = Worker(channel, dapr_pb)
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
+            answers = 0
+            async with storage_fault(app, "readonly"):
+                loop = asyncio.get_running_loop()
+                until = loop.time() + 1.0
+                while (left := until - loop.time()) > 0:
+                    try:
+                        item = await asyncio.wait_for(worker.stream.read(), left)
+                    except TimeoutError:
+                        break
+                    code = await worker.complete(item, actions=[finish(dapr_pb, "ok")])
+                    assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)
+                    answers += 1
+            # Re-dispatches back off (0.05 s doubling to 0.4 s here): a handful, not a
+            # replay per round trip.
+            assert 2 <= answers <= 12, answers
+            worker.stream.cancel()  # a timed-out read cancelled it anyway
+            worker = Worker(channel, dapr_pb)
+            await worker.answer_until_accepted("orchestratorRequest",
+                                               actions=[finish(dapr_pb, "ok")])
+            worker.stream.cancel()
+
+
+async def test_a_timer_firing_during_the_fault_is_retried(tmp_path: Path) -> None:
+    app = daemon(tmp_path)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            worker = Worker(channel, dapr_pb)
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
+            first = await worker.next("orchestratorRequest")
+            timer = dapr_pb.OrchestratorAction(id=0)
+            fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 200
+            timer.createTimer.fireAt.FromMilliseconds(fire_at)
+            async with storage_fault(app, "readonly"):
+                # Acknowledged before the fault; the timer comes due while it lasts.
+                store = store_of(app)
+                await store.execute_on_writer("PRAGMA query_only = OFF")
+                assert await worker.complete(first, actions=[timer]) == grpc.StatusCode.OK
+                await store.execute_on_writer("PRAGMA query_only = ON")
+                failed = store.stats.failed_transactions
+
+                async def tried() -> bool:
+                    return store.stats.failed_transactions > failed
+                await eventually(tried, "the timer never tried to commit during the fault")
+            turn = await worker.next("orchestratorRequest")
+            kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+            assert kinds.count("timerFired") == 1
+            assert await worker.complete(turn, actions=[finish(dapr_pb, "ok")]) == \
+                grpc.StatusCode.OK
+            worker.stream.cancel()
