@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := wfsidecar tests bench
 
-.PHONY: install run test lint typecheck bench proto proto-check docker clean
+.PHONY: install run test lint typecheck bench chaos proto proto-check docker clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ test: install lint
 bench: install
 	$(PY) bench/seq3_dapr.py
 	$(PY) bench/store_commit.py
+
+# 10,000 workflows of mixed load on a real Dapr SDK worker, the daemon SIGKILLed 10 times;
+# prints the results table and each restart's recovery times (CHAOS_ARGS to change sizes).
+chaos: install
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 # Prints protos/ from the SDK wheels' descriptors and regenerates wfsidecar/_proto.
 proto: install

@@ -1,0 +1,42 @@
+"""``make chaos``: the chaos run at full size, printing the results table.
+
+  python -m tests.chaos [--workflows 10000] [--kills 10] [--window 200] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.chaos.harness import run_chaos
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__)
+    parser.add_argument("--workflows", type=int, default=10_000)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--window", type=int, default=200,
+                        help="most instances in progress at once")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the database and logs go (default: a new temp dir)")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wfsidecar-chaos-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"chaos: {args.workflows} workflows, {args.kills} kills, workdir {workdir}",
+          flush=True)
+    report = asyncio.run(run_chaos(workdir, workflows=args.workflows, kills=args.kills,
+                                   window=args.window, seed=args.seed))
+    print(report.table())
+    for problem in report.problems[:50]:
+        print("PROBLEM:", problem)
+    if len(report.problems) > 50:
+        print(f"... and {len(report.problems) - 50} more")
+    return 1 if report.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The bounded chaos run of ``make test`` (``make chaos`` runs 10,000 workflows)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.harness import run_chaos
+
+pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def test_sigkills_under_mixed_load_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    report = asyncio.run(run_chaos(tmp_path, workflows=270, kills=5, window=90))
+    print(report.table())
+    assert report.kills == 5
+    assert report.problems == [], report.table() + "\n" + "\n".join(report.problems[:40])
+    assert report.lost == report.wrong == report.duplicate_resolutions == 0
+    # 270 workflows plus the 30 children of the "parent" kind
+    assert report.instances == 300
+    assert all(r.drain_s is not None for r in report.recoveries), report.table()

@@ -1,0 +1,165 @@
+"""Checks on the SQLite file after a chaos run, written independently of the daemon's code.
+
+Everything here reads the raw tables (store/migrations/sqlite) and decodes history rows
+with the wire proto; nothing calls wfsidecar's engine or projection, so a bug there cannot
+hide itself. Each check returns a list of human-readable problems (empty = passed).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+
+WORKFLOW = "dapr.internal.wfengine.workflow"
+ACTIVITY = "dapr.internal.wfengine.activity"
+STATUS_NAMES = {v: k.removeprefix("ORCHESTRATION_STATUS_")
+                for k, v in pb.OrchestrationStatus.items()}
+
+
+@dataclass
+class Snapshot:
+    """The workflow-related content of one database file."""
+
+    histories: dict[str, list[pb.HistoryEvent]] = field(default_factory=dict)
+    inbox_rows: Counter[str] = field(default_factory=Counter)
+    actors: set[tuple[str, str]] = field(default_factory=set)  # (type, actor id)
+    reminders: list[tuple[str, str, str]] = field(default_factory=list)  # (type, id, name)
+    integrity: str = ""
+
+
+def read(db: Path) -> Snapshot:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        snap = Snapshot(integrity=conn.execute("PRAGMA integrity_check").fetchone()[0])
+        snap.actors = set(conn.execute("SELECT type, actor_id FROM actors"))
+        rows = conn.execute(
+            "SELECT a.actor_id, s.key, s.value FROM actors a JOIN actor_state s"
+            " ON s.actor = a.id WHERE a.type = ? ORDER BY a.actor_id, s.key", (WORKFLOW,))
+        for actor_id, key, value in rows:
+            if key.startswith("history-"):
+                snap.histories.setdefault(actor_id, []).append(pb.HistoryEvent.FromString(value))
+            elif key.startswith("inbox-"):
+                snap.inbox_rows[actor_id] += 1
+        snap.reminders = list(conn.execute(
+            "SELECT a.type, a.actor_id, r.name FROM reminders r JOIN actors a ON a.id = r.actor"))
+    finally:
+        conn.close()
+    return snap
+
+
+def in_flight_activities(db: Path) -> int:
+    """Activities scheduled and not yet resolved into their workflow: the most that a kill
+    right now can make the worker run twice."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM actors a JOIN actor_state s ON s.actor = a.id"
+            " WHERE a.type = ? AND s.key LIKE 'activityreq-%'", (ACTIVITY,)).fetchone()
+        return int(row[0])
+    finally:
+        conn.close()
+
+
+def duplicate_resolutions(histories: Mapping[str, list[pb.HistoryEvent]]) -> list[str]:
+    """No task, timer or child is resolved twice; one start and at most one end each."""
+    problems: list[str] = []
+    for instance_id, history in histories.items():
+        seen: Counter[tuple[str, int]] = Counter()
+        for event in history:
+            kind = event.WhichOneof("eventType")
+            if kind in ("taskCompleted", "taskFailed"):
+                seen["task", getattr(event, kind).taskScheduledId] += 1
+            elif kind in ("subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
+                seen["child", getattr(event, kind).taskScheduledId] += 1
+            elif kind == "timerFired":
+                seen["timer", event.timerFired.timerId] += 1
+            elif kind in ("executionStarted", "executionCompleted", "executionTerminated"):
+                seen[kind, 0] += 1
+        problems += [f"{instance_id}: {what} {number} resolved {count} times"
+                     for (what, number), count in seen.items() if count > 1]
+        if seen["executionStarted", 0] != 1:
+            problems.append(f"{instance_id}: {seen['executionStarted', 0]} ExecutionStarted")
+    return problems
+
+
+def status_from_history(history: Iterable[pb.HistoryEvent]) -> tuple[str, str | None]:
+    """(status, output) as the history alone says, without wfsidecar's projection."""
+    status, output, started = "PENDING", None, False
+    for event in history:
+        kind = event.WhichOneof("eventType")
+        if kind == "orchestratorStarted":
+            started = True
+            status = "RUNNING" if status == "PENDING" else status
+        elif kind == "executionSuspended" and status in ("RUNNING", "PENDING"):
+            status = "SUSPENDED"
+        elif kind == "executionResumed" and status == "SUSPENDED":
+            status = "RUNNING" if started else "PENDING"
+        elif kind == "executionCompleted":
+            done = event.executionCompleted
+            status = STATUS_NAMES[done.orchestrationStatus]
+            output = done.result.value if done.HasField("result") else None
+    return status, output
+
+
+def leftovers(snap: Snapshot, purged: Iterable[str]) -> list[str]:
+    """Nothing of a purged instance remains: no actor, state row or reminder of the
+    instance or of its activities (``<id>#<task>``)."""
+    gone = set(purged)
+
+    def owner(actor_id: str) -> str:
+        return actor_id.rpartition("#")[0] if "#" in actor_id else actor_id
+
+    problems = [f"purged {owner(a)} still has actor {t}/{a}"
+                for t, a in snap.actors if owner(a) in gone]
+    problems += [f"purged {owner(a)} still has reminder {n} on {t}/{a}"
+                 for t, a, n in snap.reminders if owner(a) in gone]
+    return problems
+
+
+def finished_clean(snap: Snapshot, done: Iterable[str]) -> list[str]:
+    """A terminal instance keeps its history only: no unprocessed inbox rows, no
+    reminders, no activity actors waiting to run."""
+    ids = set(done)
+    problems = [f"{i}: {n} inbox rows left after completion"
+                for i, n in snap.inbox_rows.items() if i in ids]
+    problems += [f"{a}: reminder {n} left after completion" for t, a, n in snap.reminders
+                 if (a.rpartition("#")[0] if t == ACTIVITY else a) in ids]
+    problems += [f"{a}: activity actor left after completion" for t, a in snap.actors
+                 if t == ACTIVITY and a.rpartition("#")[0] in ids]
+    return problems
+
+
+def activity_runs(log: Path) -> Counter[tuple[str, str]]:
+    runs: Counter[tuple[str, str]] = Counter()
+    for line in log.read_text().splitlines():
+        instance_id, _, value = line.partition(" ")
+        runs[instance_id, value] += 1
+    return runs
+
+
+def compare_runs(runs: Counter[tuple[str, str]],
+                 expected: Iterable[tuple[str, str]]) -> tuple[list[str], int]:
+    """(problems, re-executions): every expected run at least once, nothing unexpected;
+    re-executions are runs beyond the first."""
+    want = Counter(expected)
+    problems = [f"activity {i} {v} never ran" for (i, v) in want if runs[i, v] == 0]
+    problems += [f"unexpected activity run {i} {v}" for (i, v) in runs if (i, v) not in want]
+    extra = sum(max(0, runs[key] - count) for key, count in want.items())
+    return problems, extra
+
+
+def grouped_by_instance(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for instance_id, value in pairs:
+        grouped[instance_id].append(value)
+    return grouped
+
+
+def as_json(text: str | None) -> object:
+    return None if text is None else json.loads(text)
