@@ -113,7 +113,10 @@ class ListenersConfig:
     (e.g. ``ms@0.0.0.0:4002``); each serves exactly one dialect of the same service."""
     max_message_size: Annotated[int, SIZE] = 64 * 1024 * 1024
     """Largest gRPC message sent or received; work items carry whole histories, so the
-    gRPC default of 4 MiB is too small for long ones (protocol.md §4.5)."""
+    gRPC default of 4 MiB is too small for long ones (protocol.md §4.5). A larger request
+    or worker result is refused with RESOURCE_EXHAUSTED naming this key; a larger work item
+    or result holds back only its own instance (STALLED, or failed in the Microsoft
+    dialect)."""
 
     def __post_init__(self) -> None:
         for spec in self.extra_grpc:

@@ -30,6 +30,17 @@ _BASE_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+def transport_limit(max_message_size: int) -> int:
+    """The largest message grpc itself lets in: ``listeners.max_message_size`` plus headroom.
+
+    Requests are checked against the configured limit after they arrive (server/requests.py),
+    where the refusal can name the config key; grpc's own refusal ("Received message larger
+    than max") cannot. Twice the limit (capped at 2 GiB, grpc's ceiling) keeps a memory
+    bound on what a client can make the daemon buffer; beyond it grpc still refuses.
+    """
+    return min(2 * max_message_size, 2**31 - 1)
+
+
 class _HealthServicer(health.aio.HealthServicer):
     """grpc's health service, answering NOT_SERVING while a fault source reports one.
 
@@ -64,7 +75,7 @@ class GrpcListener:
         self.host = host
         self.port = port
         options = (*_BASE_OPTIONS,
-                   ("grpc.max_receive_message_length", max_message_size),
+                   ("grpc.max_receive_message_length", transport_limit(max_message_size)),
                    ("grpc.max_send_message_length", max_message_size))
         self.server = grpc.aio.server(options=options)
         self._health = _HealthServicer(fault)

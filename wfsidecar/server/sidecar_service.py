@@ -8,26 +8,35 @@ call the WorkflowService; they hold no state.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, wrappers_pb2
-from google.protobuf.message import DecodeError
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
-from wfsidecar.errors import InvalidArgumentError
+from wfsidecar.errors import InvalidArgumentError, NotFoundError
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import Dialect
+from wfsidecar.server.requests import LIMIT_KEY, parsing
 from wfsidecar.server.status import mapped, mapped_stream
 from wfsidecar.server.work_items import WorkItemStreams
-from wfsidecar.workflow.dispatch import WorkItemDispatcher
+from wfsidecar.workflow.dispatch import Kind, WorkItemDispatcher
 from wfsidecar.workflow.service import WorkflowService
 
 SERVICE_NAME = "TaskHubSidecarService"
 Ctx = grpc.aio.ServicerContext[Any, Any]
 Rpc = Callable[[Any, Ctx], Any]
+
+# Worker results, by the kind of work item they complete. One over the message limit can
+# never be applied, so its work item is given up (the instance stalls or fails with the
+# reason) rather than left waiting for a result that will not come.
+COMPLETIONS: dict[str, Kind] = {
+    "CompleteOrchestratorTask": "orchestrator",
+    "CompleteWorkflowTask": "orchestrator",
+    "CompleteActivityTask": "activity",
+    "CompleteEntityTask": "entity",
+}
 
 
 class SidecarService:
@@ -37,6 +46,7 @@ class SidecarService:
         self._service = service
         self._dispatcher = dispatcher
         self.dialect = dialect
+        self._max_message_size = max_message_size
         self._streams = WorkItemStreams(dispatcher, dialect, ping_interval=ping_interval,
                                         max_message_size=max_message_size)
 
@@ -68,16 +78,32 @@ class SidecarService:
         def serialize(m: Any) -> bytes:
             return bytes(m.SerializeToString())
 
-        methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
-            method: grpc.unary_unary_rpc_method_handler(
-                parsing(mapped(fn), request_type(req)), response_serializer=serialize)
-            for method, (fn, req) in self.rpcs().items()
-        }
+        limit = self._max_message_size
+        methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        for method, (fn, req) in self.rpcs().items():
+            kind = COMPLETIONS.get(method)
+            oversized = self._give_up_oversized(kind) if kind else None
+            methods[method] = grpc.unary_unary_rpc_method_handler(
+                parsing(mapped(fn), request_type(req), limit, oversized),
+                response_serializer=serialize)
         for method, (fn, req) in self.streams().items():
             handler = fn if method == "GetWorkItems" else mapped_stream(fn)
             methods[method] = grpc.unary_stream_rpc_method_handler(
-                parsing(handler, request_type(req)), response_serializer=serialize)
+                parsing(handler, request_type(req), limit), response_serializer=serialize)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
+
+    def _give_up_oversized(self, kind: Kind) -> Callable[[Any, int], Awaitable[None]]:
+        async def give_up(request: Any, size: int) -> None:
+            reason = (f"result from the worker is {size} bytes, over the {LIMIT_KEY} "
+                      f"limit of {self._max_message_size} bytes; wfsidecar cannot apply it")
+            instance_id = "" if kind == "entity" else request.instanceId
+            task_id = request.taskId if kind == "activity" else -1
+            try:
+                self._dispatcher.give_up(kind, request.completionToken, instance_id, task_id,
+                                         reason)
+            except NotFoundError:
+                pass  # a stale or repeated result: its work item is gone already
+        return give_up
 
     def _msg(self, name: str, **fields: Any) -> Any:
         return self.dialect.msg(name)(**fields)
@@ -164,27 +190,3 @@ class SidecarService:
                                         request.instanceId, request.taskId,
                                         internal.SerializeToString())
         return self._msg("CompleteTaskResponse")
-
-
-async def _parse(cls: Any, data: bytes, context: Ctx) -> Any:
-    """Decode the request here rather than in grpc's deserializer, whose failures reach the
-    client as UNKNOWN; a malformed request is the caller's error."""
-    try:
-        return cls.FromString(data)
-    except DecodeError as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                            f"the request is not a valid {cls.DESCRIPTOR.name} message: {exc}")
-
-
-def parsing(fn: Any, cls: Any) -> Any:
-    """Wrap a handler taking a message into one taking the raw request bytes."""
-    if inspect.isasyncgenfunction(fn):
-        async def stream(data: bytes, context: Ctx) -> Any:
-            request = await _parse(cls, data, context)
-            async for response in fn(request, context):
-                yield response
-        return stream
-
-    async def call(data: bytes, context: Ctx) -> Any:
-        return await fn(await _parse(cls, data, context), context)
-    return call

@@ -241,6 +241,16 @@ class WorkItemDispatcher:
         item.done = True
         self._store_backoff.pop((item.kind, item.instance_id), None)
 
+    def give_up(self, kind: Kind, token: str, instance_id: str, task_id: int,
+                reason: str) -> None:
+        """A worker's result for a dispatched item can never be applied (e.g. it is larger
+        than the message limit): report the item as poison with ``reason`` now.
+
+        Raises:
+            NotFoundError: no dispatch matches.
+        """
+        self.reject(self._find(kind, token, instance_id, task_id), reason)
+
     def abandon(self, kind: Kind, token: str, *, delay: float = 1.0) -> None:
         """The worker gave the item back (e.g. versioning REJECT): re-queue it after a
         short delay, so a worker that rejects everything cannot spin the daemon.
