@@ -87,6 +87,15 @@ async def answer_activity(client: Client, item: Any, result: str,
     return await client.call("CompleteActivityTask", response, pb.CompleteTaskResponse)
 
 
+async def code_of(call: Awaitable[Any]) -> grpc.StatusCode:
+    """The gRPC status ``call`` fails with (it must fail)."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        return exc.code()
+    raise AssertionError("the call succeeded")
+
+
 def schedule(id: int, name: str) -> pb.OrchestratorAction:
     action = pb.OrchestratorAction(id=id)
     action.scheduleTask.name = name

@@ -45,6 +45,7 @@ from tests.hazards._support_21_40 import (
     Stream,
     answer,
     answer_activity,
+    code_of,
     complete,
     daemon,
     eventually,
@@ -77,12 +78,6 @@ from wfsidecar.workflow.workflow_actor import workflow_ref
 
 HOUR = 3600.0
 DAY = 24 * HOUR
-
-
-async def code_of(call: Any) -> grpc.StatusCode:
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await call
-    return raised.value.code()
 
 
 # -- 21 ------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Worker and client for the worker-fault tests (Dapr SDK 1.18 venv).
+
+  fault_app.py work               run a worker until killed; $ROLE names it in $MARKS
+  fault_app.py start NAME ID      schedule workflow NAME as instance ID
+  fault_app.py await ID...        wait for each, print {id: [status, output]} as JSON
+
+A worker with $VICTIM=activity blocks forever inside the ``step`` activity; with
+$VICTIM=turn it blocks forever inside the first (non-replay) execution of a ``turn``
+workflow's code; ``hang`` blocks every worker forever. Every such moment, and every
+activity run, is appended to $MARKS as ``<role> <what> <instance>`` so the test knows
+exactly when to kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+from dapr.ext import workflow as wf
+
+HOST, PORT = os.environ["DAPR_GRPC_ENDPOINT"].rsplit(":", 1)
+ROLE = os.environ.get("ROLE", "worker")
+VICTIM = os.environ.get("VICTIM", "")
+runtime = wf.WorkflowRuntime(host=HOST, port=PORT)
+FOREVER = threading.Event()
+
+
+def mark(what: str, instance_id: str) -> None:
+    with open(os.environ["MARKS"], "a") as marks:
+        marks.write(f"{ROLE} {what} {instance_id}\n")
+
+
+@runtime.activity(name="step")
+def step(ctx: wf.WorkflowActivityContext, value: int) -> str:
+    mark("step-start", ctx.workflow_id)
+    if VICTIM == "activity":
+        FOREVER.wait()
+    mark("step-done", ctx.workflow_id)
+    return f"{ROLE}:{value + 1}"
+
+
+@runtime.activity(name="hang")
+def hang(ctx: wf.WorkflowActivityContext, value: int) -> int:
+    mark("hang-start", ctx.workflow_id)
+    FOREVER.wait()
+    return value
+
+
+@runtime.workflow(name="once")
+def once(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    result = yield ctx.call_activity(step, input=value)
+    return result
+
+
+@runtime.workflow(name="turn")
+def turn(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    if not ctx.is_replaying:
+        mark("turn", ctx.instance_id)
+        if VICTIM == "turn":
+            FOREVER.wait()
+    return value * 2
+
+
+@runtime.workflow(name="stuck")
+def stuck(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
+    result = yield ctx.call_activity(hang, input=value)
+    return result
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    if mode == "work":
+        runtime.start()
+        mark("ready", "-")
+        FOREVER.wait()
+    client = wf.DaprWorkflowClient(host=HOST, port=PORT)
+    if mode == "start":
+        workflow = {"once": once, "turn": turn, "stuck": stuck}[sys.argv[2]]
+        for instance_id in sys.argv[3:]:
+            client.schedule_new_workflow(workflow, input=21, instance_id=instance_id)
+        print(json.dumps(sys.argv[3:]), flush=True)
+    elif mode == "terminate":
+        client.terminate_workflow(sys.argv[2])
+        print(json.dumps(sys.argv[2]), flush=True)
+    elif mode == "await":
+        done = {}
+        for instance_id in sys.argv[2:]:
+            state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=60)
+            assert state is not None
+            output = json.loads(state.serialized_output) if state.serialized_output else None
+            done[instance_id] = [state.runtime_status.name, output]
+        print(json.dumps(done), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Worker faults with the real Dapr SDK: a worker killed mid-activity or mid-turn, a
+worker stream that closes with work in hand, a worker that never finishes an item.
+
+The daemon runs as a subprocess (as users run it); workers are separate SDK processes
+so they can be SIGKILLed exactly while they hold a work item (``fault_app.py`` writes a
+mark at that moment). What must hold: the item goes to another worker, the workflow
+completes with the other worker's result, and the history resolves the task once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
+from tests.hazards._support_21_40 import (
+    Stream,
+    answer,
+    answer_activity,
+    code_of,
+    complete,
+    daemon,
+    history,
+    schedule,
+)
+from tests.scenarios.test_restart_and_layout import free_port
+from tests.sdk_envs import sdk_python
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+
+APP = REPO / "tests" / "scenarios" / "fault_app.py"
+SDK = "dapr-ext-118"
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
+
+
+class Rig:
+    """One daemon plus any number of SDK worker processes, all on one port."""
+
+    def __init__(self, tmp: Path, daemon: Daemon, port: int) -> None:
+        self.tmp, self.daemon, self.port = tmp, daemon, port
+        self.python = sdk_python(SDK)
+        self.marks = tmp / "marks.log"
+        self.marks.touch()
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"127.0.0.1:{self.port}",
+               "MARKS": str(self.marks), **extra}
+        env.pop("PYTHONPATH", None)
+        return env
+
+    def worker(self, role: str, victim: str = "") -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{role}.log").open("ab")
+        proc = subprocess.Popen([str(self.python), str(APP), "work"], stdout=log,
+                                stderr=subprocess.STDOUT, env=self.env(ROLE=role, VICTIM=victim))
+        log.close()
+        self.workers.append(proc)
+        self.wait_mark(f"{role} ready -")
+        return proc
+
+    def run(self, *args: str) -> object:
+        out = subprocess.run([str(self.python), str(APP), *args], capture_output=True,
+                             text=True, env=self.env(), timeout=90)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def wait_mark(self, line: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if line in self.marks.read_text().splitlines():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"no mark {line!r}: {self.marks.read_text()}")
+
+    def marks_of(self, what: str) -> list[str]:
+        return [line for line in self.marks.read_text().splitlines() if f" {what} " in line]
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture
+def rig(tmp_path: Path, spawn: Callable[..., Daemon]) -> Iterator[Rig]:
+    port = free_port()
+    daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path, "--dapr-grpc-port", str(port))])
+    daemon.wait_ready()
+    rig = Rig(tmp_path, daemon, port)
+    yield rig
+    rig.close()
+
+
+def stored_history(db: Path, instance_id: str) -> list[pb.HistoryEvent]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT s.value FROM actors a JOIN actor_state s ON s.actor = a.id"
+            " WHERE a.type = 'dapr.internal.wfengine.workflow' AND a.actor_id = ?"
+            " AND s.key LIKE 'history-%' ORDER BY s.key", (instance_id,)).fetchall()
+    finally:
+        conn.close()
+    return [pb.HistoryEvent.FromString(value) for (value,) in rows]
+
+
+def resolutions(events: list[pb.HistoryEvent]) -> Counter[int]:
+    return Counter(e.taskCompleted.taskScheduledId for e in events
+                   if e.HasField("taskCompleted"))
+
+
+def test_worker_killed_mid_activity_hands_it_to_another(rig: Rig) -> None:
+    victim = rig.worker("victim", victim="activity")
+    rig.run("start", "once", "mid-activity")
+    rig.wait_mark("victim step-start mid-activity")
+    rig.worker("rescuer")
+    victim.kill()  # holds the activity right now; its stream dies with it
+    done = rig.run("await", "mid-activity")
+    assert done == {"mid-activity": ["COMPLETED", "rescuer:22"]}
+    assert rig.marks_of("step-done") == ["rescuer step-done mid-activity"]
+    events = stored_history(rig.tmp / "wf.db", "mid-activity")
+    assert list(resolutions(events).values()) == [1]
+
+
+def test_worker_killed_mid_turn_hands_the_turn_to_another(rig: Rig) -> None:
+    victim = rig.worker("victim", victim="turn")
+    rig.run("start", "turn", "mid-turn")
+    rig.wait_mark("victim turn mid-turn")
+    rig.worker("rescuer")
+    victim.kill()
+    assert rig.run("await", "mid-turn") == {"mid-turn": ["COMPLETED", 42]}
+    assert rig.marks_of("turn") == ["victim turn mid-turn", "rescuer turn mid-turn"]
+    events = stored_history(rig.tmp / "wf.db", "mid-turn")
+    kinds = [e.WhichOneof("eventType") for e in events]
+    assert kinds.count("executionCompleted") == 1 and kinds.count("orchestratorStarted") == 1
+
+
+def test_a_worker_that_never_finishes_an_item_blocks_no_other_instance(rig: Rig) -> None:
+    rig.worker("only")
+    rig.run("start", "stuck", "stuck-1")
+    rig.wait_mark("only hang-start stuck-1")
+    others = [f"free-{i}" for i in range(8)]
+    rig.run("start", "once", *others)
+    done = rig.run("await", *others)
+    assert done == {i: ["COMPLETED", "only:22"] for i in others}
+    # The stuck instance is still legitimately running, and can be ended by hand.
+    rig.run("terminate", "stuck-1")
+    assert rig.run("await", "stuck-1") == {"stuck-1": ["TERMINATED", None]}
+
+
+async def test_late_activity_result_from_a_closed_stream_is_ignored(tmp_path: Path) -> None:
+    """The same worker reconnects: its old dispatch's result, arriving after the new
+    one's (or before it), is refused and never reaches the history."""
+    async with daemon(tmp_path / "wf.db") as (_, client):
+        worker = Stream(client)
+        await client.start("late")
+        await answer(client, await worker.next(), schedule(0, "step"))
+        first = await worker.next()
+        assert first.HasField("activityRequest")
+        worker.close()  # the stream ends with the activity in hand
+        reconnected = Stream(client)
+        second = await reconnected.next()
+        assert second.activityRequest.taskId == first.activityRequest.taskId
+        assert second.completionToken != first.completionToken
+        before = await code_of(answer_activity(client, first, '"old, before"'))
+        await answer_activity(client, second, '"new"')
+        after = await code_of(answer_activity(client, first, '"old, after"'))
+        assert before == after == grpc.StatusCode.NOT_FOUND
+        turn = await reconnected.next()
+        results = [e.taskCompleted.result.value for e in turn.orchestratorRequest.newEvents
+                   if e.HasField("taskCompleted")]
+        assert results == ['"new"']
+        await answer(client, turn, complete(1, result='"done"'))
+        events = await history(client, "late")
+        assert [e.taskCompleted.result.value for e in events
+                if e.HasField("taskCompleted")] == ['"new"']
+        reconnected.close()
