@@ -108,3 +108,28 @@ async def test_a_callers_own_error_stays_a_store_error(sqlite_store: SqliteStore
         await sqlite_store.commit(changes)
     assert not isinstance(info.value, StoreUnavailable)
     assert sqlite_store.write_fault is None
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            found.append(target)
+    return found
+
+
+async def test_close_after_a_failed_commit_releases_the_files(db_path: Path) -> None:
+    # The failure's traceback (kept by the caller's exception) must not keep a statement
+    # alive, or close() leaves the connection a zombie holding the files open.
+    store = await SqliteStore.open(db_path)
+    clear = await inject(store, "readonly")
+    with pytest.raises(StoreUnavailable) as info:
+        await put(store, ActorRef("w", "a"), b"v")
+    await store.execute_on_writer(clear)
+    await store.close()
+    assert info.value.__cause__ is not None  # still referenced here
+    assert await asyncio.to_thread(_open_files_under, db_path.parent) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
@@ -99,7 +100,18 @@ def run_batch(
 def _transaction(
     conn: sqlite3.Connection, batch: Sequence[Sequence[Op]], actor_ids: ActorIds, isolate: bool
 ) -> list[Exception | None]:
-    cur = conn.cursor()
+    # The cursor is closed however this ends: a failure's traceback keeps this frame (and
+    # so the cursor and its statement) alive in the callers' exceptions, and a connection
+    # with an unfinalized statement is not really closed by close() (its files stay open
+    # and the WAL is not checkpointed).
+    with closing(conn.cursor()) as cur:
+        return _transaction_on(cur, batch, actor_ids, isolate)
+
+
+def _transaction_on(
+    cur: sqlite3.Cursor, batch: Sequence[Sequence[Op]], actor_ids: ActorIds, isolate: bool
+) -> list[Exception | None]:
+    conn = cur.connection
     cur.execute("BEGIN IMMEDIATE")
     try:
         resolved = resolve_actors(cur, batch, actor_ids)
@@ -221,7 +233,12 @@ def probe_write(conn: sqlite3.Connection) -> None:
     Raises:
         sqlite3.Error: the database still cannot take a write; rolled back.
     """
-    cur = conn.cursor()
+    with closing(conn.cursor()) as cur:
+        _probe_on(cur)
+
+
+def _probe_on(cur: sqlite3.Cursor) -> None:
+    conn = cur.connection
     cur.execute("BEGIN IMMEDIATE")
     try:
         cur.execute("CREATE TABLE wfsidecar_write_probe (b BLOB)")
