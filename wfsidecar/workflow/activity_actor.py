@@ -43,6 +43,7 @@ class ActivityActor:
         self._dispatcher = dispatcher
         self._clock = clock
         self._in_flight: WorkItem | None = None
+        self._in_flight_generation = 0
 
     async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
         raise NotFoundError(f"activity actor has no method {method!r}")
@@ -50,10 +51,11 @@ class ActivityActor:
     async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
         if name != RUN_ACTIVITY:
             return ReminderResult.DONE
-        if self._in_flight is not None and not self._in_flight.done:
-            return ReminderResult.PARK
         generation_text, _, dialect = data.decode().partition(":")
         generation = int(generation_text)
+        if self._in_flight is not None and not self._in_flight.done \
+                and self._in_flight_generation == generation:
+            return ReminderResult.PARK
         raw = ctx.get(activity_key(generation))
         if raw is None:
             return ReminderResult.DONE  # already applied or purged
@@ -62,7 +64,10 @@ class ActivityActor:
                         on_complete=self._deliver(generation), dialect=dialect or "dapr",
                         on_poison=self._give_up(generation),
                         name=request.name, version=request.version.value)
-        self._in_flight = item
+        # A result still out for an older generation (the instance continued as new or
+        # was re-created, and task ids restart at 0) must not hold this one back: it is
+        # dropped as stale when it arrives (engine.md §7 hazard 6).
+        self._in_flight, self._in_flight_generation = item, generation
         self._dispatcher.submit(item)
         return ReminderResult.PARK
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from wfsidecar import engine
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import RuntimeStatus, rewind
 from wfsidecar.workflow.messages import InstanceSnapshot
 from wfsidecar.workflow.state import WorkflowState
@@ -50,3 +52,19 @@ def waiting_for_scheduled_start(state: WorkflowState, now_ms: int) -> bool:
     started = state.inbox[0].executionStarted
     when = started.scheduledStartTimestamp.ToMilliseconds()
     return started.HasField("scheduledStartTimestamp") and when > now_ms
+
+
+def same_creation(state: WorkflowState, started: pb.HistoryEvent) -> bool:
+    """True if the current generation was created by this very message: every child start
+    carries a fresh execution id, so the same one means the message came again. (A retry
+    of a failed child, which Microsoft SDKs send under the same task id, has a new one.)"""
+    new = started.executionStarted.orchestrationInstance.executionId.value
+    current = next((e.executionStarted for e in (*state.history, *state.inbox)
+                    if e.HasField("executionStarted")), None)
+    return bool(new) and current is not None \
+        and current.orchestrationInstance.executionId.value == new
+
+
+def scheduled(history: Sequence[pb.HistoryEvent], task_id: int) -> bool:
+    """True if ``history`` scheduled activity ``task_id``."""
+    return any(e.eventId == task_id and e.HasField("taskScheduled") for e in history)

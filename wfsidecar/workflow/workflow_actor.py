@@ -165,6 +165,12 @@ class WorkflowActor:
 
     def _create_child(self, ctx: TurnContext, state: WorkflowState,
                       started: pb.HistoryEvent, dialect: str) -> None:
+        if state.exists and projection.same_creation(state, started):
+            # This generation came from this very message, even if it has finished since:
+            # a re-sent start must not run the child again nor report to the parent twice
+            # (engine.md §7 hazard 15).
+            logger.info("child workflow %s: duplicate create dropped", self.instance_id)
+            return
         if state.exists and not projection.terminal(self.instance_id, state):
             logger.warning("child workflow %s already running; create dropped", self.instance_id)
             return
@@ -283,7 +289,7 @@ class WorkflowActor:
     def _activity_result(self, ctx: TurnContext, state: WorkflowState,
                          result: ActivityResult) -> None:
         stale = not state.exists or result.generation != state.generation
-        if not (stale and _scheduled(state.history, result.item.task_id)):
+        if not (stale and projection.scheduled(state.history, result.item.task_id)):
             # Task ids restart at 0 in every generation: when the current one scheduled
             # this id too, the activity actor's reminder is its, not the stale result's
             # (engine.md §7 hazard 6).
@@ -302,10 +308,6 @@ class WorkflowActor:
             self._dispatch = None
             ctx.on_commit(lambda: self._on_change(self.instance_id, None))
         return outcome
-
-
-def _scheduled(history: list[pb.HistoryEvent], task_id: int) -> bool:
-    return any(e.eventId == task_id and e.HasField("taskScheduled") for e in history)
 
 
 def workflow_ref(instance_id: str) -> ActorRef:
