@@ -206,6 +206,7 @@ class App:
             wanted.append((f"extra {dialect}", dialect, host, port))
         for name, dialect, host, port in wanted:
             listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size,
+                                    keepalive=(cfg.keepalive_interval, cfg.keepalive_timeout),
                                     fault=lambda: self.readiness.fault)
             # One dialect per listener: the two give some field numbers different meanings.
             listener.server.add_generic_rpc_handlers((dapr if dialect == "dapr" else ms,))

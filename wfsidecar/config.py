@@ -118,6 +118,14 @@ class ListenersConfig:
     or result holds back only its own instance (STALLED, or failed in the Microsoft
     dialect)."""
 
+    keepalive_interval: Duration = 20.0
+    """How long a client connection may stay silent before the daemon pings it. A worker
+    that does not answer the ping within ``keepalive_timeout`` (a frozen or cut-off process
+    whose TCP connection still looks open) is disconnected, and the work items it held go
+    to other workers (or to it again once it reconnects)."""
+    keepalive_timeout: Duration = 10.0
+    """How long the daemon waits for a ping's answer before closing the connection."""
+
     def __post_init__(self) -> None:
         for spec in self.extra_grpc:
             try:

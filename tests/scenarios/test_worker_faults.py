@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -94,7 +95,10 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, spawn: Callable[..., Daemon]) -> Iterator[Rig]:
     port = free_port()
-    daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path, "--dapr-grpc-port", str(port))])
+    # Short keepalive so a frozen worker is noticed within seconds, not the default 30 s.
+    daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path, "--dapr-grpc-port", str(port))],
+                   WFSIDECAR_LISTENERS__KEEPALIVE_INTERVAL="1s",
+                   WFSIDECAR_LISTENERS__KEEPALIVE_TIMEOUT="1s")
     daemon.wait_ready()
     rig = Rig(tmp_path, daemon, port)
     yield rig
@@ -142,6 +146,22 @@ def test_worker_killed_mid_turn_hands_the_turn_to_another(rig: Rig) -> None:
     events = stored_history(rig.tmp / "wf.db", "mid-turn")
     kinds = [e.WhichOneof("eventType") for e in events]
     assert kinds.count("executionCompleted") == 1 and kinds.count("orchestratorStarted") == 1
+
+
+def test_frozen_worker_loses_its_items_to_a_live_one(rig: Rig) -> None:
+    # SIGSTOP: the process holds the activity and its TCP connection stays open, but it
+    # answers no HTTP/2 ping, so listeners.keepalive_* closes it and the item moves on.
+    victim = rig.worker("victim", victim="activity")
+    rig.run("start", "once", "frozen")
+    rig.wait_mark("victim step-start frozen")
+    rig.worker("rescuer")
+    victim.send_signal(signal.SIGSTOP)
+    try:
+        done = rig.run("await", "frozen")
+    finally:
+        victim.kill()  # SIGKILL also ends a stopped process
+    assert done == {"frozen": ["COMPLETED", "rescuer:22"]}
+    assert list(resolutions(stored_history(rig.tmp / "wf.db", "frozen")).values()) == [1]
 
 
 def test_a_worker_that_never_finishes_an_item_blocks_no_other_instance(rig: Rig) -> None:

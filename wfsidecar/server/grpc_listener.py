@@ -70,13 +70,23 @@ class GrpcListener:
 
     def __init__(self, name: str, host: str, port: int, *,
                  max_message_size: int = 64 * 1024 * 1024,
+                 keepalive: tuple[float, float] = (20.0, 10.0),
                  fault: FaultSource = _no_fault) -> None:
         self.name = name
         self.host = host
         self.port = port
+        interval, timeout = keepalive
         options = (*_BASE_OPTIONS,
                    ("grpc.max_receive_message_length", transport_limit(max_message_size)),
-                   ("grpc.max_send_message_length", max_message_size))
+                   ("grpc.max_send_message_length", max_message_size),
+                   # A worker frozen with work items in hand keeps its TCP connection open
+                   # forever; only an unanswered HTTP/2 ping shows it is gone, and closing
+                   # the connection ends its stream, which hands the items to others.
+                   ("grpc.keepalive_time_ms", max(1, int(interval * 1000))),
+                   ("grpc.keepalive_timeout_ms", max(1, int(timeout * 1000))),
+                   # grpc-core times the ping's answer with this one (default 1 min); with
+                   # keepalive_timeout alone a frozen peer was never cut off (grpcio 1.85).
+                   ("grpc.http2.ping_timeout_ms", max(1, int(timeout * 1000))))
         self.server = grpc.aio.server(options=options)
         self._health = _HealthServicer(fault)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
