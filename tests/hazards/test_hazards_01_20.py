@@ -268,6 +268,29 @@ async def test_hazard_06_same_task_id_in_the_next_generation_runs_and_is_not_con
         worker.close()
 
 
+async def test_hazard_06_older_generations_request_never_stays_behind(
+        tmp_path: Path) -> None:
+    async with daemon(tmp_path) as d:
+        await d.client.start("h6b")
+        worker = d.worker()
+        await worker.answer(await worker.turn("h6b"), b.schedule(0, "old"))
+        await worker.activity("old")  # taken, never answered
+        await raise_event(d.client, "h6b", "restart")
+        await worker.answer(await worker.turn("h6b"), b.complete(1, CAN, result='"g2"'))
+        await worker.answer(await worker.turn("h6b"), b.schedule(0, "new"))
+        worker.close()
+        # The old dispatch lived only in memory; after a restart only generation 2's
+        # run-activity reminder (it replaced generation 1's) is left to fire.
+        await d.restart()
+        worker = d.worker()
+        await worker.finish(await worker.activity("new"), '"from generation 2"')
+        await worker.answer(await worker.turn("h6b"), b.complete(1))
+        await wait_status(d.client, "h6b", pb.ORCHESTRATION_STATUS_COMPLETED)
+        after = await stored(d.db)
+        assert after.activity("h6b#0") == {}  # activityreq-1 did not leak
+        worker.close()
+
+
 # -- 7: continue-as-new resets the history atomically ---------------------------------------
 
 

@@ -56,6 +56,12 @@ class ActivityActor:
         if self._in_flight is not None and not self._in_flight.done \
                 and self._in_flight_generation == generation:
             return ReminderResult.PARK
+        for key in list(ctx.keys("activityreq-")):
+            # An older generation's request whose reminder this generation's overwrote
+            # (task ids restart at 0): it will never run, so it goes now rather than
+            # staying behind forever. A result of it still out is dropped as stale.
+            if int(key.rpartition("-")[2]) < generation:
+                ctx.delete(key)
         raw = ctx.get(activity_key(generation))
         if raw is None:
             return ReminderResult.DONE  # already applied or purged
