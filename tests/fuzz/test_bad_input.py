@@ -57,7 +57,7 @@ MS_METHODS = {**_methods(MsSidecarService), "CreateTaskHub": "CreateTaskHubReque
 DIALECT_METHODS = {"dapr": {**DAPR_METHODS, "NoSuchMethod": ""},
                    "ms": {**MS_METHODS, "NoSuchMethod": ""}}
 # What grpc.aio says when its own request deserializer raises; the handlers parse
-# requests themselves (server/sidecar_service.py parsing()), so it must never appear.
+# requests themselves (server/requests.py parsing()), so it must never appear.
 DECODE_BUG = "Unexpected <class 'google.protobuf.message.DecodeError'>"
 STREAMS = {"GetWorkItems", "StreamInstanceHistory"}
 WAITS = {"WaitForInstanceStart", "WaitForInstanceCompletion"}

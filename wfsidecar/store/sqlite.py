@@ -5,6 +5,7 @@ single writer task commits everything queued so far in one transaction, one awai
 transaction (performance.md §4.2: every aiosqlite await is a thread hop of ~40-110 µs;
 §4.4: many rows per fsync is what makes synchronous=FULL affordable). Reads use a second
 connection so they never wait behind a commit; WAL gives them a consistent snapshot.
+Running one batch and settling its callers is ``_sqlite_committer.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -23,15 +23,14 @@ import aiosqlite
 
 from wfsidecar.errors import StoreUnavailable
 from wfsidecar.store import _sqlite_reads as reads
-from wfsidecar.store._sqlite_actors import ActorIds
-from wfsidecar.store._sqlite_batch import probe_write, run_batch
-from wfsidecar.store._sqlite_conn import close_quietly, on_thread
-from wfsidecar.store._sqlite_errors import (
-    batch_failed,
-    caller_failed,
-    environmental_reason,
-    read_failed,
+from wfsidecar.store._sqlite_committer import (
+    BatchCommitter,
+    PendingCommit,
+    SqliteStats,
+    resolve,
 )
+from wfsidecar.store._sqlite_conn import close_quietly, on_thread
+from wfsidecar.store._sqlite_errors import read_failed
 from wfsidecar.store._sqlite_schema import (
     SYNCHRONOUS_MODES,
     acquire_lock,
@@ -40,7 +39,7 @@ from wfsidecar.store._sqlite_schema import (
     release_lock,
 )
 from wfsidecar.store._validation import checked_ops
-from wfsidecar.store.base import Changes, Op, Reminder
+from wfsidecar.store.base import Changes, Reminder
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
@@ -50,23 +49,6 @@ _T = TypeVar("_T")
 # While a write fault lasts, an idle writer probes this often, so that the fault (and the
 # readiness that reflects it) clears by itself even when nothing else tries to write.
 _PROBE_INTERVAL = 1.0
-
-
-@dataclass(slots=True)
-class SqliteStats:
-    """Counters for tests and benchmarks; updated on the event loop only."""
-
-    transactions: int = 0  # write transactions committed (one per batch)
-    failed_transactions: int = 0  # batches whose BEGIN/COMMIT failed (StoreUnavailable)
-    commits: int = 0  # caller commits applied
-    rejected: int = 0  # caller commits SQLite refused inside a batch (StoreError)
-    largest_batch: int = 0  # most callers seen in one transaction
-
-
-@dataclass(slots=True)
-class _Pending:
-    ops: list[Op]
-    future: asyncio.Future[None] = field(repr=False)
 
 
 class SqliteStore:
@@ -83,22 +65,18 @@ class SqliteStore:
         group_commit: bool,
     ) -> None:
         self.path = path
-        self.stats = SqliteStats()
         self._lock_fd = lock_fd
         self._writer = writer
         self._reader = reader
         self._max_batch = max_batch
         self._group_commit = group_commit
-        self._queue: deque[_Pending] = deque()
+        self._committer = BatchCommitter(writer, path)
+        self._queue: deque[PendingCommit] = deque()
         self._wakeup = asyncio.Event()
-        self._actor_ids = ActorIds()  # touched only on the writer connection's thread
         # Baseline mode (group_commit=False) and close() serialize on this lock.
         self._write_lock = asyncio.Lock()
         self._closing = False
         self._closed = asyncio.Event()
-        # Why the last write transaction failed (disk full, read-only, I/O error); None
-        # once one commits again. Readiness reports it (health.py).
-        self.write_fault: str | None = None
         self._writer_task: asyncio.Task[None] | None = None
         if group_commit:
             self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
@@ -166,6 +144,16 @@ class SqliteStore:
             group_commit=group_commit,
         )
 
+    @property
+    def stats(self) -> SqliteStats:
+        return self._committer.stats
+
+    @property
+    def write_fault(self) -> str | None:
+        """Why the last write transaction failed (disk full, read-only, I/O error); None
+        once one commits again. Readiness reports it (health.py)."""
+        return self._committer.write_fault
+
     async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
         return await self._read(partial(reads.load_actor, ref=ref))
 
@@ -189,13 +177,13 @@ class SqliteStore:
         ops = checked_ops(changes)
         if not ops:
             return
-        pending = _Pending(ops, asyncio.get_running_loop().create_future())
+        pending = PendingCommit(ops, asyncio.get_running_loop().create_future())
         if self._group_commit:
             self._queue.append(pending)
             self._wakeup.set()
         else:
             async with self._write_lock:
-                await self._run_batch([pending])
+                await self._committer.run([pending])
         await pending.future
 
     async def execute_on_writer(self, sql: str) -> list[tuple[object, ...]]:
@@ -241,7 +229,7 @@ class SqliteStore:
             raise read_failed(exc, self.path) from exc
 
     async def _write_loop(self) -> None:
-        batch: list[_Pending] = []
+        batch: list[PendingCommit] = []
         try:
             while True:
                 if not self._queue:
@@ -261,13 +249,13 @@ class SqliteStore:
                     if not pending.future.done():
                         batch.append(pending)
                 if batch:
-                    await self._run_batch(batch)
+                    await self._committer.run(batch)
         finally:
             # Reached with callers still waiting only if this task was cancelled. Their
             # batch may still commit on the thread, so the error says "unknown".
             stopped = "the store writer stopped; the commit may or may not be applied"
             for pending in (*batch, *self._queue):
-                _resolve(pending.future, StoreUnavailable(stopped))
+                resolve(pending.future, StoreUnavailable(stopped))
             self._queue.clear()
 
     async def _probe_when_idle(self) -> None:
@@ -277,49 +265,4 @@ class SqliteStore:
             return  # real work arrived; its commit is the probe
         except TimeoutError:
             pass
-        try:
-            await on_thread(self._writer, probe_write)
-        except Exception as exc:
-            self.write_fault = str(batch_failed(exc, self.path))
-            return
-        self._write_recovered()
-
-    def _write_recovered(self) -> None:
-        if self.write_fault is not None:
-            logger.warning("%s is writable again", self.path)
-            self.write_fault = None
-
-    async def _run_batch(self, batch: list[_Pending]) -> None:
-        try:
-            job = partial(run_batch, batch=[p.ops for p in batch], actor_ids=self._actor_ids)
-            results = await on_thread(self._writer, job)
-        except Exception as exc:
-            self.stats.failed_transactions += 1
-            if not isinstance(exc, sqlite3.Error):
-                logger.exception("unexpected error in a SQLite write transaction")
-            else:
-                logger.warning("commit of %d callers failed: %s", len(batch), exc)
-            if environmental_reason(exc):
-                self.write_fault = str(batch_failed(exc, self.path))
-            for pending in batch:  # one exception object per caller: each gets its own
-                _resolve(pending.future, batch_failed(exc, self.path))
-            return
-        self._write_recovered()
-        self.stats.transactions += 1
-        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        for pending, error in zip(batch, results, strict=True):
-            if error is None:
-                self.stats.commits += 1
-                _resolve(pending.future, None)
-            else:
-                self.stats.rejected += 1
-                _resolve(pending.future, caller_failed(error, self.path))
-
-
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # the caller was cancelled after its batch started
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+        await self._committer.probe()

@@ -7,7 +7,7 @@ gRPC layer keeps no state of its own (style.md §3.6).
 
 A stream that ends puts everything it held back at the front of the queue, so another
 worker (or the same one after reconnecting) gets it; a completion that arrives later on the
-old token is refused as stale.
+old token is refused as stale. Delayed re-dispatch is timed by redispatch.py.
 """
 
 from __future__ import annotations
@@ -17,49 +17,15 @@ import itertools
 import logging
 import secrets
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
+from wfsidecar.workflow.redispatch import RedispatchTimers
+from wfsidecar.workflow.work_item import Accepts, Kind, WorkItem, accept_all
+
+# Re-exported: actors, the gRPC services and tests import these from here.
+__all__ = ["Accepts", "Kind", "WorkItem", "WorkItemDispatcher"]
 
 logger = logging.getLogger(__name__)
-
-Kind = Literal["orchestrator", "activity", "entity"]
-
-
-@dataclass(slots=True, eq=False)
-class WorkItem:
-    """One unit of work for an app worker."""
-
-    kind: Kind
-    instance_id: str
-    # serialized OrchestratorRequest / ActivityRequest / EntityBatchRequest (internal model)
-    payload: bytes
-    task_id: int = -1
-    token: str = ""
-    # Applies a completion; set by the submitting actor side.
-    on_complete: Callable[[WorkItem, bytes], Awaitable[None]] | None = field(
-        default=None, repr=False
-    )
-    on_poison: Callable[[WorkItem], Awaitable[None]] | None = field(default=None, repr=False)
-    # Why it was given up on, when not for lost workers (e.g. it is too large to send).
-    poison_reason: str | None = None
-    stream: int | None = None
-    attempts: int = 0
-    done: bool = False
-    # Which wire dialect can run it: a worker only gets work its SDK family started.
-    dialect: str = "dapr"
-    # Orchestration or activity name and version, for workers' work-item filters.
-    name: str = ""
-    version: str = ""
-
-
-Accepts = Callable[[WorkItem], bool]
-
-
-def _accept_all(item: WorkItem) -> bool:
-    return True
 
 
 class WorkItemDispatcher:
@@ -71,8 +37,9 @@ class WorkItemDispatcher:
         # goes out again; after ``max_attempts`` such dispatches it is poison: handed to
         # its ``on_poison`` callback instead of crashing workers forever (issue #5).
         self._max_attempts = max_attempts
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._timers = RedispatchTimers(backoff_initial=backoff_initial,
+                                        backoff_max=backoff_max, requeue=self._requeue,
+                                        take_back=self._take_back)
         self._poisoned: asyncio.Queue[WorkItem] = asyncio.Queue()
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
         # Streams waiting for work, per dialect; an item goes straight to the first of them
@@ -81,33 +48,19 @@ class WorkItemDispatcher:
             defaultdict(deque))
         self._stream_filter: dict[int, Accepts] = {}
         self._stream_dialect: dict[int, str] = {}
-        self._delayed: dict[int, asyncio.TimerHandle] = {}
         self._pending: dict[str, WorkItem] = {}
         self._by_stream: dict[int, set[str]] = {}
         self._stream_ids = itertools.count(1)
         self._token_prefix = secrets.token_hex(4)
         self._token_seq = itertools.count(1)
         self._closed = False
-        # A result that failed to commit (disk full, read-only store): (kind, instance) →
-        # (loop time until which new work for it waits, failures so far), and the timers
-        # that take an unanswered item back from a worker that gave up on it.
-        self._store_backoff: dict[tuple[str, str], tuple[float, int]] = {}
-        self._unanswered: dict[str, asyncio.TimerHandle] = {}
 
     # -- actor side --------------------------------------------------------------------
 
     def submit(self, item: WorkItem) -> None:
         """Queue ``item`` for the next worker that asks (never blocks)."""
-        backoff = self._store_backoff.get((item.kind, item.instance_id))
-        wait = backoff[0] - asyncio.get_running_loop().time() if backoff else 0.0
-        if wait > 0:
-            # Its last result could not be committed: an actor reset by that failure
-            # re-dispatches at once, and without this wait a store that stays full would
-            # make the worker replay the turn in a hot loop.
-            self._delayed[id(item)] = asyncio.get_running_loop().call_later(
-                wait, self._requeue, item)
-            return
-        self._hand(item, front=False)
+        if not self._timers.held_back(item):
+            self._hand(item, front=False)
 
     @property
     def queued(self) -> int:
@@ -124,7 +77,7 @@ class WorkItemDispatcher:
         stream = next(self._stream_ids)
         self._by_stream[stream] = set()
         self._stream_dialect[stream] = dialect
-        self._stream_filter[stream] = accepts or _accept_all
+        self._stream_filter[stream] = accepts or accept_all
         return stream
 
     async def next(self, stream: int) -> WorkItem:
@@ -136,7 +89,7 @@ class WorkItemDispatcher:
         if self._closed:
             raise ShuttingDownError("wfsidecar is shutting down")
         dialect = self._stream_dialect.get(stream, "dapr")
-        accepts = self._stream_filter.get(stream, _accept_all)
+        accepts = self._stream_filter.get(stream, accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
         # Items no connected worker accepts stay queued (their instance stays PENDING).
         found = next((i for i in queue if accepts(i)), None)
@@ -184,9 +137,7 @@ class WorkItemDispatcher:
             elif item.attempts <= 1:
                 self._hand(item, front=True)
             else:
-                delay = min(self._backoff_initial * 2 ** (item.attempts - 2), self._backoff_max)
-                self._delayed[id(item)] = asyncio.get_running_loop().call_later(
-                    delay, self._requeue, item)
+                self._timers.requeue_after_lost_worker(item)
         if items:
             logger.info("worker stream %d closed; re-queued %d work items", stream, len(items))
 
@@ -233,13 +184,13 @@ class WorkItemDispatcher:
             raise
         except StoreError:
             self._restore(item)
-            self._back_off(item)
+            self._timers.store_failed(item)
             raise
         except BaseException:
             self._restore(item)
             raise
         item.done = True
-        self._store_backoff.pop((item.kind, item.instance_id), None)
+        self._timers.store_recovered(item)
 
     def give_up(self, kind: Kind, token: str, instance_id: str, task_id: int,
                 reason: str) -> None:
@@ -265,23 +216,9 @@ class WorkItemDispatcher:
         self._forget(item)
         item.stream = None
         item.attempts -= 1  # a deliberate hand-back is not a lost worker
-        self._delayed[id(item)] = asyncio.get_running_loop().call_later(
-            delay, self._requeue, item)
-
-    def _back_off(self, item: WorkItem) -> None:
-        key = (item.kind, item.instance_id)
-        failures = self._store_backoff.get(key, (0.0, 0))[1]
-        delay = min(self._backoff_initial * 2 ** min(failures, 16), self._backoff_max)
-        loop = asyncio.get_running_loop()
-        self._store_backoff[key] = (loop.time() + delay, failures + 1)
-        old = self._unanswered.pop(item.token, None)
-        if old is not None:
-            old.cancel()
-        self._unanswered[item.token] = loop.call_later(delay, self._take_back, item,
-                                                       item.token)
+        self._timers.requeue_later(item, delay)
 
     def _take_back(self, item: WorkItem, token: str) -> None:
-        self._unanswered.pop(token, None)
         if self._closed or self._pending.get(token) is not item:
             return  # answered, released or dropped meanwhile
         self._forget(item)
@@ -290,7 +227,6 @@ class WorkItemDispatcher:
         self._hand(item, front=True)
 
     def _requeue(self, item: WorkItem) -> None:
-        self._delayed.pop(id(item), None)
         if not self._closed:
             self._hand(item, front=False)
 
@@ -305,20 +241,13 @@ class WorkItemDispatcher:
         self._pending.clear()
         for tokens in self._by_stream.values():
             tokens.clear()
-        for handle in [*self._delayed.values(), *self._unanswered.values()]:
-            handle.cancel()
-        self._delayed.clear()
-        self._unanswered.clear()
-        self._store_backoff.clear()
+        self._timers.reset()
         return dropped
 
     def close(self) -> None:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
-        for handle in [*self._delayed.values(), *self._unanswered.values()]:
-            handle.cancel()
-        self._delayed.clear()
-        self._unanswered.clear()
+        self._timers.cancel()
         for waiters in self._waiters.values():
             while waiters:
                 waiter, _ = waiters.popleft()
