@@ -118,6 +118,9 @@ class App:
             self.service = WorkflowService(runtime, store, waiters, self.clock)
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
+            # After a disk-full or read-only spell, what backed off goes at once.
+            store.add_recovery_listener(scheduler.store_writable)
+            store.add_recovery_listener(dispatcher.store_writable)
             limit = self.config.listeners.max_message_size
             dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit)
             entities = EntityService(runtime, store, self.clock)

@@ -468,3 +468,51 @@ async def test_a_real_full_filesystem(tmp_path: Path) -> None:
 
 async def _healthy(app: App) -> bool:
     return (await healthz(app))[0] == 204
+
+
+async def test_work_that_backed_off_goes_as_soon_as_the_store_recovers(
+        tmp_path: Path) -> None:
+    # Backoffs of 30 s: without the recovery signal nothing below could happen within
+    # the 10 s each wait allows, so the test fails rather than slowing down.
+    app = App(load(None, env={}, overrides={
+        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
+        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
+        "work_items.redispatch_initial": 30, "work_items.redispatch_max": 60,
+        "reminders.retry_initial": 30, "reminders.retry_max": 60}), configure_logging=False)
+    async with running(app):
+        assert app.ports is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
+            worker = Worker(channel, dapr_pb)
+            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
+                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
+            first = await worker.next("orchestratorRequest")
+            timer = dapr_pb.OrchestratorAction(id=2)
+            fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 300
+            timer.createTimer.fireAt.FromMilliseconds(fire_at)
+            assert await worker.complete(first, actions=[schedule(dapr_pb, "step"), timer]) \
+                == grpc.StatusCode.OK
+            activity = await worker.next("activityRequest")
+            store = store_of(app)
+            async with storage_fault(app, "readonly"):
+                failed = store.stats.failed_transactions
+                # The worker's result is refused and, like the SDKs, it does not retry.
+                assert await worker.complete(activity, result=wrappers_pb2.StringValue(
+                    value='"r"')) == grpc.StatusCode.UNAVAILABLE
+
+                async def timer_tried() -> bool:  # the result and the timer both failed
+                    return store.stats.failed_transactions >= failed + 2
+                await eventually(timer_tried, "the timer never tried to commit")
+            again = await worker.next("activityRequest")  # taken back now, not in 30 s
+            assert again.activityRequest.taskId == activity.activityRequest.taskId
+            assert await worker.complete(again, result=wrappers_pb2.StringValue(
+                value='"r"')) == grpc.StatusCode.OK
+            seen: list[str] = []
+            while "timerFired" not in seen or "taskCompleted" not in seen:
+                turn = await worker.next("orchestratorRequest")
+                seen += [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+                done = "timerFired" in seen and "taskCompleted" in seen
+                assert await worker.complete(
+                    turn, actions=[finish(dapr_pb, "ok")] if done else []) == \
+                    grpc.StatusCode.OK
+            assert seen.count("timerFired") == 1 and seen.count("taskCompleted") == 1
+            worker.stream.cancel()

@@ -117,6 +117,15 @@ class ReminderScheduler:
         self._stopping = True
         self._wake.set()
 
+    def store_writable(self) -> None:
+        """The store commits again after a fault: reload the window from it. Backoffs
+        that could not be committed during the fault lived only in memory and grew up to
+        ``retry_max``; the stored rows still hold the original due times, so what waited
+        for the fault fires now instead of minutes after it cleared."""
+        self._window_end = 0
+        self._window_truncated = False
+        self._wake.set()
+
     @property
     def inflight(self) -> int:
         return len(self._inflight)

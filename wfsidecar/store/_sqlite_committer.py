@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -55,6 +56,7 @@ class BatchCommitter:
         # Why the last write transaction failed (disk full, read-only, I/O error); None
         # once one commits again. Readiness reports it (health.py).
         self.write_fault: str | None = None
+        self.recovery_listeners: list[Callable[[], None]] = []
         self._writer = writer
         self._path = path
         self._actor_ids = ActorIds()  # touched only on the writer connection's thread
@@ -99,6 +101,11 @@ class BatchCommitter:
         if self.write_fault is not None:
             logger.warning("%s is writable again", self._path)
             self.write_fault = None
+            for listener in self.recovery_listeners:
+                try:
+                    listener()
+                except Exception:  # a listener must not fail the commit that cleared it
+                    logger.exception("store recovery listener failed")
 
 
 def resolve(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -8,7 +8,7 @@ all of it or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
@@ -192,6 +192,12 @@ class StateStore(Protocol):
         Raises:
             StoreUnavailable: the store cannot be read right now.
         """
+        ...
+
+    def add_recovery_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the event loop) each time the store commits again after
+        commits failed for a reason of its own (disk full, read-only, connection lost), so
+        work that backed off during the fault can go at once instead of minutes later."""
         ...
 
     async def close(self) -> None:

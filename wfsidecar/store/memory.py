@@ -7,6 +7,7 @@ step of the event loop, which is also what makes each commit atomic for other ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from wfsidecar.errors import StoreUnavailable
@@ -38,6 +39,9 @@ class MemoryStore:
         self._closed = False
         #: Caller commits applied so far (tests use it to assert a turn did or did not write).
         self.commits = 0
+
+    def add_recovery_listener(self, listener: Callable[[], None]) -> None:
+        pass  # memory never has a write fault to recover from
 
     async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
         self._check_open()

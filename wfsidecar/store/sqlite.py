@@ -154,6 +154,9 @@ class SqliteStore:
         once one commits again. Readiness reports it (health.py)."""
         return self._committer.write_fault
 
+    def add_recovery_listener(self, listener: Callable[[], None]) -> None:
+        self._committer.recovery_listeners.append(listener)
+
     async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
         return await self._read(partial(reads.load_actor, ref=ref))
 

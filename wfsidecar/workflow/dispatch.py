@@ -20,7 +20,7 @@ from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow.redispatch import RedispatchTimers
-from wfsidecar.workflow.work_item import Accepts, Kind, WorkItem, accept_all
+from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
 
 # Re-exported: actors, the gRPC services and tests import these from here.
 __all__ = ["Accepts", "Kind", "WorkItem", "WorkItemDispatcher"]
@@ -40,7 +40,7 @@ class WorkItemDispatcher:
         self._timers = RedispatchTimers(backoff_initial=backoff_initial,
                                         backoff_max=backoff_max, requeue=self._requeue,
                                         take_back=self._take_back)
-        self._poisoned: asyncio.Queue[WorkItem] = asyncio.Queue()
+        self._poisoned = PoisonReports()
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
         # Streams waiting for work, per dialect; an item goes straight to the first of them
         # whose filter accepts it.
@@ -133,7 +133,7 @@ class WorkItemDispatcher:
             if item.on_poison is not None and item.attempts >= self._max_attempts:
                 logger.warning("%s work item for %s lost its worker %d times; giving up",
                                item.kind, item.instance_id, item.attempts)
-                self._poisoned.put_nowait(item)
+                self._poisoned.add(item)
             elif item.attempts <= 1:
                 self._hand(item, front=True)
             else:
@@ -148,18 +148,11 @@ class WorkItemDispatcher:
         item.stream = None
         item.poison_reason = reason
         if item.on_poison is not None:
-            self._poisoned.put_nowait(item)
+            self._poisoned.add(item)
 
     async def run_poison_handler(self) -> None:
         """Hand poisoned items to their owners, one at a time; runs until cancelled."""
-        while True:
-            item = await self._poisoned.get()
-            assert item.on_poison is not None
-            try:
-                await item.on_poison(item)
-            except Exception:
-                logger.exception("could not report poisoned work item for %s",
-                                 item.instance_id)
+        await self._poisoned.run()
 
     async def complete(self, kind: Kind, token: str, instance_id: str, task_id: int,
                        result: bytes) -> None:
@@ -243,6 +236,11 @@ class WorkItemDispatcher:
             tokens.clear()
         self._timers.reset()
         return dropped
+
+    def store_writable(self) -> None:
+        """The store commits again: what waited out its failed commits goes now."""
+        if not self._closed:
+            self._timers.store_writable()
 
     def close(self) -> None:
         """End every waiting stream; undelivered work stays in the store for next start."""

@@ -32,7 +32,9 @@ class RedispatchTimers:
         # (loop time until which new work for it waits, failures so far), and the timers
         # that take an unanswered item back from a worker that gave up on it.
         self._store_backoff: dict[tuple[str, str], tuple[float, int]] = {}
-        self._unanswered: dict[str, asyncio.TimerHandle] = {}
+        self._unanswered: dict[str, tuple[asyncio.TimerHandle, WorkItem]] = {}
+        # New work waiting out its instance's store backoff (sent at once if it recovers).
+        self._held: dict[int, tuple[asyncio.TimerHandle, WorkItem]] = {}
 
     def held_back(self, item: WorkItem) -> bool:
         """Whether new work ``item`` must wait out its instance's store backoff; if so, it
@@ -44,7 +46,8 @@ class RedispatchTimers:
         # Its last result could not be committed: an actor reset by that failure
         # re-dispatches at once, and without this wait a store that stays full would
         # make the worker replay the turn in a hot loop.
-        self.requeue_later(item, wait)
+        handle = asyncio.get_running_loop().call_later(wait, self._fire_held, item)
+        self._held[id(item)] = (handle, item)
         return True
 
     def requeue_later(self, item: WorkItem, delay: float) -> None:
@@ -68,20 +71,34 @@ class RedispatchTimers:
         self._store_backoff[key] = (loop.time() + delay, failures + 1)
         old = self._unanswered.pop(item.token, None)
         if old is not None:
-            old.cancel()
-        self._unanswered[item.token] = loop.call_later(delay, self._fire_take_back, item,
-                                                       item.token)
+            old[0].cancel()
+        handle = loop.call_later(delay, self._fire_take_back, item, item.token)
+        self._unanswered[item.token] = (handle, item)
 
     def store_recovered(self, item: WorkItem) -> None:
         """``item``'s result committed: its instance's work no longer waits."""
         self._store_backoff.pop((item.kind, item.instance_id), None)
 
+    def store_writable(self) -> None:
+        """The store commits again: work held back for its instance's failed commits goes
+        now, and dispatches whose worker gave up on a failed commit are taken back now."""
+        self._store_backoff.clear()
+        for handle, item in list(self._held.values()):
+            handle.cancel()
+            self._fire_held(item)
+        for token, (handle, item) in list(self._unanswered.items()):
+            handle.cancel()
+            self._fire_take_back(item, token)
+
     def cancel(self) -> None:
         """Stop every pending timer (shutdown); the store backoff is kept."""
-        for handle in [*self._delayed.values(), *self._unanswered.values()]:
+        handles = [*self._delayed.values(), *(h for h, _ in self._unanswered.values()),
+                   *(h for h, _ in self._held.values())]
+        for handle in handles:
             handle.cancel()
         self._delayed.clear()
         self._unanswered.clear()
+        self._held.clear()
 
     def reset(self) -> None:
         """Stop every pending timer and forget every store failure (task hub reset)."""
@@ -90,6 +107,10 @@ class RedispatchTimers:
 
     def _fire_requeue(self, item: WorkItem) -> None:
         self._delayed.pop(id(item), None)
+        self._requeue(item)
+
+    def _fire_held(self, item: WorkItem) -> None:
+        self._held.pop(id(item), None)
         self._requeue(item)
 
     def _fire_take_back(self, item: WorkItem, token: str) -> None:

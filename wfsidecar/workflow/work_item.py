@@ -6,9 +6,13 @@ timing that re-sends them share the type without importing the dispatcher's queu
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
+
+logger = logging.getLogger("wfsidecar.workflow.dispatch")
 
 Kind = Literal["orchestrator", "activity", "entity"]
 
@@ -47,3 +51,25 @@ Accepts = Callable[[WorkItem], bool]
 def accept_all(item: WorkItem) -> bool:
     """The filter of a worker that sent none: it runs every item of its dialect."""
     return True
+
+
+class PoisonReports:
+    """Work items given up on, reported to their owners (``on_poison``) one at a time by
+    one task, so the dispatcher never waits for an owner's turn."""
+
+    def __init__(self) -> None:
+        self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
+
+    def add(self, item: WorkItem) -> None:
+        self._items.put_nowait(item)
+
+    async def run(self) -> None:
+        """Report until cancelled; a failed report is logged and the next one goes."""
+        while True:
+            item = await self._items.get()
+            assert item.on_poison is not None
+            try:
+                await item.on_poison(item)
+            except Exception:
+                logger.exception("could not report poisoned work item for %s",
+                                 item.instance_id)
