@@ -1,10 +1,10 @@
 """ReminderScheduler: fires durable reminders through the actor runtime.
 
-One timer task serves every reminder. It keeps an in-memory heap of the reminders due
-within a prefetch window, refilled from the store's due-time index once per window, and
-fed by the runtime's commit listener when a turn sets a reminder that falls inside the
-window. It sleeps until the earliest due time or until a commit wakes it, so there is no
-polling tick and no sleeping task per far-future reminder.
+One timer task serves every reminder. It keeps an in-memory index of the reminders due
+within a prefetch window (``ReminderIndex``), refilled from the store's due-time index once
+per window, and fed by the runtime's commit listener when a turn sets a reminder that falls
+inside the window. It sleeps until the earliest due time or until a commit wakes it, so
+there is no polling tick and no sleeping task per far-future reminder.
 
 Firing is at-least-once: the reminder row stays in the store until the firing turn commits
 its outcome (delete, re-arm or back off) in the same transaction as the turn's own changes.
@@ -14,32 +14,21 @@ A crash before that commit leaves the row in place, and it fires again after res
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import math
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from wfsidecar.actors.base import Actor, ReminderResult
+from wfsidecar.actors.reminder_index import ReminderIndex, ReminderKey
 from wfsidecar.actors.runtime import ActorRuntime
 from wfsidecar.actors.turn import TurnContext
 from wfsidecar.clock import Clock
 from wfsidecar.errors import ShuttingDownError, StoreError
-from wfsidecar.store.base import (
-    Changes,
-    DeleteActor,
-    DeleteReminder,
-    Reminder,
-    RescheduleReminder,
-    SetReminder,
-    StateStore,
-)
+from wfsidecar.store.base import Changes, Reminder, StateStore
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
-
-_Key = tuple[ActorRef, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +70,8 @@ class ReminderScheduler:
         self._runtime = runtime
         self._clock = clock
         self._settings = settings
-        self._known: dict[_Key, Reminder] = {}  # every reminder due before _window_end
-        self._by_ref: dict[ActorRef, set[str]] = {}
-        self._heap: list[tuple[int, int, ActorRef, str, int]] = []
-        self._seq = 0
-        self._inflight: set[_Key] = set()
-        self._parked: set[_Key] = set()
-        self._parked_per_ref: Counter[ActorRef] = Counter()
-        self._window_end = 0
+        self._index = ReminderIndex()
+        self._inflight: set[ReminderKey] = set()
         self._window_truncated = False
         self._wake = asyncio.Event()
         self._during_refill: list[Changes] | None = None
@@ -105,7 +88,7 @@ class ReminderScheduler:
         async with asyncio.TaskGroup() as firings:
             while not self._stopping:
                 now = self._clock.now_ms()
-                if now >= self._window_end and not self._window_truncated:
+                if now >= self._index.window_end and not self._window_truncated:
                     await self._refill(now)
                     continue
                 self._launch_due(now, firings)
@@ -122,7 +105,7 @@ class ReminderScheduler:
         that could not be committed during the fault lived only in memory and grew up to
         ``retry_max``; the stored rows still hold the original due times, so what waited
         for the fault fires now instead of minutes after it cleared."""
-        self._window_end = 0
+        self._index.window_end = 0
         self._window_truncated = False
         self._wake.set()
 
@@ -130,7 +113,7 @@ class ReminderScheduler:
     def inflight(self) -> int:
         return len(self._inflight)
 
-    # -- the index ---------------------------------------------------------------------
+    # -- the window ----------------------------------------------------------------
 
     async def _refill(self, now: int) -> None:
         bound = now + int(self._settings.prefetch_window * 1000)
@@ -139,126 +122,54 @@ class ReminderScheduler:
             due = await self._store.reminders_due_before(bound, self._settings.prefetch_limit)
         finally:
             committed_meanwhile, self._during_refill = self._during_refill, None
-        self._known.clear()
-        self._by_ref.clear()
-        self._heap.clear()
-        for reminder in due:
-            self._remember(reminder)
         # A full page means more may be due before `bound`; the window then ends at the
         # last loaded due time and is refilled after a firing makes room.
         self._window_truncated = len(due) >= self._settings.prefetch_limit
-        self._window_end = due[-1].due_ms if self._window_truncated else bound
+        self._index.load(due, due[-1].due_ms if self._window_truncated else bound)
         # The query may have read rows from before commits that landed while it ran; replay
         # those commits so a reminder already deleted or moved is not fired from the snapshot.
         for changes in committed_meanwhile:
             self._on_commit(changes)
 
-    def _remember(self, reminder: Reminder) -> None:
-        key = (reminder.ref, reminder.name)
-        self._known[key] = reminder
-        self._by_ref.setdefault(reminder.ref, set()).add(reminder.name)
-        self._seq += 1
-        entry = (reminder.due_ms, self._seq, reminder.ref, reminder.name, reminder.etag)
-        heapq.heappush(self._heap, entry)
-
-    def _forget(self, key: _Key) -> None:
-        if self._known.pop(key, None) is not None:
-            names = self._by_ref.get(key[0])
-            if names is not None:
-                names.discard(key[1])
-                if not names:
-                    del self._by_ref[key[0]]
-
     def _on_commit(self, changes: Changes) -> None:
         """Keep the in-memory window in step with what turns committed."""
         if self._during_refill is not None:
             self._during_refill.append(changes)
-        earliest: int | None = None
-        for op in changes:
-            if isinstance(op, SetReminder):
-                reminder = op.reminder
-                self._forget((reminder.ref, reminder.name))
-                self._unpark((reminder.ref, reminder.name))
-                if reminder.due_ms < self._window_end:
-                    self._remember(reminder)
-                    earliest = min(earliest or reminder.due_ms, reminder.due_ms)
-            elif isinstance(op, DeleteReminder):
-                current = self._known.get((op.ref, op.name))
-                if current is not None and op.if_etag in (None, current.etag):
-                    self._forget((op.ref, op.name))
-                    self._unpark((op.ref, op.name))
-            elif isinstance(op, RescheduleReminder):
-                current = self._known.get((op.ref, op.name))
-                if current is not None and current.etag == op.if_etag:
-                    self._forget((op.ref, op.name))
-                    if op.due_ms < self._window_end:
-                        self._remember(replace(current, due_ms=op.due_ms, attempts=op.attempts))
-            elif isinstance(op, DeleteActor):
-                for name in list(self._by_ref.get(op.ref, ())):
-                    self._forget((op.ref, name))
-                    self._unpark((op.ref, name))
-        if earliest is not None and (not self._heap or earliest <= self._heap[0][0]):
+        if self._index.apply(changes):
             self._wake.set()
 
     def _on_reset(self, ref: ActorRef) -> None:
         """A failed turn dropped the actor's memory: its parked reminders must fire again."""
-        if ref not in self._parked_per_ref:
-            return
-        for key in [k for k in self._parked if k[0] == ref]:
-            self._unpark(key)
-            current = self._known.get(key)
-            if current is not None:
-                self._remember(current)
-                self._wake.set()
-
-    def _park(self, key: _Key) -> None:
-        if key not in self._parked:
-            self._parked.add(key)
-            self._parked_per_ref[key[0]] += 1
-
-    def _unpark(self, key: _Key) -> None:
-        if key in self._parked:
-            self._parked.discard(key)
-            self._parked_per_ref[key[0]] -= 1
-            if not self._parked_per_ref[key[0]]:
-                del self._parked_per_ref[key[0]]
+        if self._index.release_parked(ref):
+            self._wake.set()
 
     def _holds_parked(self, ref: ActorRef) -> bool:
         """True while ``ref`` has work out with a worker (a parked reminder): the runtime
         keeps it active, since its answer is matched against the actor's memory and the
         parked reminder would not fire again to redo the work (engine.md §7 hazard 21)."""
-        return ref in self._parked_per_ref
+        return self._index.holds_parked(ref)
 
     def _seconds_until_next(self, now: int) -> float | None:
-        while self._heap and (self._is_stale(self._heap[0]) or
-                              (self._heap[0][2], self._heap[0][3]) in self._parked):
-            heapq.heappop(self._heap)
-        candidates = [] if self._window_truncated else [self._window_end]
-        if self._heap and len(self._inflight) < self._settings.max_concurrent:
-            candidates.append(self._heap[0][0])
+        earliest = self._index.earliest_due()
+        candidates = [] if self._window_truncated else [self._index.window_end]
+        if earliest is not None and len(self._inflight) < self._settings.max_concurrent:
+            candidates.append(earliest)
         if not candidates:
             return None
         return max(min(candidates) - now, 0) / 1000
 
-    def _is_stale(self, entry: tuple[int, int, ActorRef, str, int]) -> bool:
-        due, _, ref, name, etag = entry
-        current = self._known.get((ref, name))
-        return current is None or current.etag != etag or current.due_ms != due
-
     # -- firing ------------------------------------------------------------------------
 
     def _launch_due(self, now: int, firings: asyncio.TaskGroup) -> None:
-        while self._heap and self._heap[0][0] <= now:
-            if len(self._inflight) >= self._settings.max_concurrent:
+        while len(self._inflight) < self._settings.max_concurrent:
+            reminder = self._index.pop_due(now)
+            if reminder is None:
                 return
-            entry = heapq.heappop(self._heap)
-            if self._is_stale(entry):
-                continue
-            key = (entry[2], entry[3])
-            if key in self._inflight or key in self._parked:
+            key = (reminder.ref, reminder.name)
+            if key in self._inflight or self._index.is_parked(key):
                 continue  # its firing's outcome (or un-parking) will re-index it
             self._inflight.add(key)
-            firings.create_task(self._fire(self._known[key]))
+            firings.create_task(self._fire(reminder))
 
     async def _fire(self, reminder: Reminder) -> None:
         key = (reminder.ref, reminder.name)
@@ -285,7 +196,7 @@ class ReminderScheduler:
             if ctx.touched_reminder(reminder.ref, reminder.name):
                 return  # the turn set or deleted this reminder itself; that wins
             if result is ReminderResult.PARK:
-                self._park((reminder.ref, reminder.name))
+                self._index.park((reminder.ref, reminder.name))
                 return
             self._outcome(ctx.changes, reminder, result, ctx.now_ms)
 

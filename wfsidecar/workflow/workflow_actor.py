@@ -13,7 +13,6 @@ Differences from Dapr's actor backend, each closing a class of its reported bugs
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from wfsidecar.engine import rewind
 from wfsidecar.errors import AlreadyExistsError, NotFoundError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import effects, poison, projection
+from wfsidecar.workflow.completion import apply_completion
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.messages import (
     ActivityResult,
@@ -251,34 +251,8 @@ class WorkflowActor:
         if dispatch is None or dispatch.item is not completion.item:
             raise NotFoundError(
                 f"unknown instance ID/task ID combo: {self.instance_id} (stale completion)")
-        response = pb.OrchestratorResponse.FromString(completion.response)
-        result = engine.apply_response(self.instance_id, dispatch.turn, response, ctx.now_ms,
-                                       new_execution_id=lambda: uuid.uuid4().hex)
-        before = state.copy()
-        consumed = state.inbox[:dispatch.consumed]
-        state.inbox = state.inbox[dispatch.consumed:]
-        if result.continued_as_new:
-            state.history = []
-            state.generation += 1
-            state.inbox = [*result.next_inbox, *state.inbox]
-        else:
-            state.history = list(result.history)
-            state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn
-        state.custom_status = result.custom_status
-        if response.HasField("orchestrationTraceContext"):
-            state.trace = response.orchestrationTraceContext.SerializeToString()
-        terminal = projection.terminal(self.instance_id, state)
-        if terminal:
-            state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)
-        effects.release_consumed_activities(ctx, self.instance_id, before.generation, consumed)
-        effects.apply_outbox(ctx, self.instance_id, result.view.execution_id, state.generation,
-                             result.outbox, state.dialect)
-        if result.continued_as_new:
-            effects.drop_pending_timers(ctx, before.generation, [*before.history,
-                                                                 *result.history])
-        elif terminal:
-            effects.drop_pending_timers(ctx, state.generation, state.history)
-        state.save(ctx, before)
+        apply_completion(ctx, self.instance_id, state, dispatch.turn, dispatch.consumed,
+                         completion.response)
         self._dispatch = None
         if state.inbox:
             ctx.set_reminder(RUN, due_ms=ctx.now_ms)

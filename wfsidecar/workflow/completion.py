@@ -1,0 +1,56 @@
+"""Applying an orchestrator's answer (a worker's OrchestratorResponse) to workflow state.
+
+This is the second half of a workflow turn (engine.md §2): the engine folds the worker's
+actions into history and an outbox, and the outbox becomes effects written in the same
+transaction as the new state (``effects``), so nothing is sent before the commit. The
+``WorkflowActor`` checks that the answer is for its current dispatch and re-arms ``run``
+afterwards; everything between lives here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from wfsidecar import engine
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.actors import TurnContext
+from wfsidecar.workflow import effects, projection
+from wfsidecar.workflow.state import WorkflowState
+
+
+def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
+                     turn: engine.TurnInput, consumed: int, response_bytes: bytes) -> None:
+    """Fold the response to ``turn`` into ``state`` and save it with the turn's effects.
+
+    ``consumed`` is how many inbox events the dispatched turn covered; events that arrived
+    after the dispatch stay queued behind what the response itself queues (a replay turn
+    after a rewind, the first events of a continued-as-new generation).
+    """
+    response = pb.OrchestratorResponse.FromString(response_bytes)
+    result = engine.apply_response(instance_id, turn, response, ctx.now_ms,
+                                   new_execution_id=lambda: uuid.uuid4().hex)
+    before = state.copy()
+    covered = state.inbox[:consumed]
+    state.inbox = state.inbox[consumed:]
+    if result.continued_as_new:
+        state.history = []
+        state.generation += 1
+        state.inbox = [*result.next_inbox, *state.inbox]
+    else:
+        state.history = list(result.history)
+        state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn
+    state.custom_status = result.custom_status
+    if response.HasField("orchestrationTraceContext"):
+        state.trace = response.orchestrationTraceContext.SerializeToString()
+    terminal = projection.terminal(instance_id, state)
+    if terminal:
+        state.inbox = []  # events for a finished instance are dropped (protocol.md §5.2)
+    effects.release_consumed_activities(ctx, instance_id, before.generation, covered)
+    effects.apply_outbox(ctx, instance_id, result.view.execution_id, state.generation,
+                         result.outbox, state.dialect)
+    if result.continued_as_new:
+        effects.drop_pending_timers(ctx, before.generation, [*before.history,
+                                                             *result.history])
+    elif terminal:
+        effects.drop_pending_timers(ctx, state.generation, state.history)
+    state.save(ctx, before)
