@@ -1,7 +1,8 @@
 """What each configuration field accepts, read from its type hint, and value checking.
 
 ``schema(cls)`` turns a section dataclass into ``{field: Leaf | section class}`` once
-(``typing.get_type_hints``), so adding a field to ``config.py`` needs no loader code.
+(``typing.get_type_hints``), so adding a field to a section in ``_config_sections.py``
+needs no loader code.
 Supported hints: ``bool``, ``int``, ``float``, ``str``, ``Literal[...]`` choices,
 ``X | None``, nested dataclasses, and ``Annotated`` with ``Range``/``DURATION``/``SIZE``/
 ``SECRET`` from ``_config_values``.

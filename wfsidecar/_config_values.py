@@ -1,7 +1,7 @@
 """Value types of the configuration: durations, sizes and the markers that select them.
 
-Kept apart from the loader so the schema module (``config.py``) can name the markers in its
-``Annotated`` hints without importing the loading machinery's internals.
+Kept apart from the loader so the schema module (``_config_sections.py``) can name the
+markers in its ``Annotated`` hints without importing the loading machinery's internals.
 """
 
 from __future__ import annotations
