@@ -475,9 +475,6 @@ async def test_hazard_33_child_ids_that_break_actor_ids_are_refused(tmp_path: Pa
 
 
 async def test_hazard_34_child_outcome_reaches_the_parent_by_task_id(tmp_path: Path) -> None:
-    # Not covered: the notification does not carry the parent's executionId, so a parent
-    # re-created under the same id accepts a result for a task id its new generation
-    # also scheduled. Results for task ids the generation never scheduled are dropped.
     async with daemon(tmp_path / "wf.db") as (_, client):
         await client.start("p")
         worker = Stream(client)
@@ -509,6 +506,54 @@ async def test_hazard_34_child_outcome_reaches_the_parent_by_task_id(tmp_path: P
         assert failed.subOrchestrationInstanceFailed.taskScheduledId == 4
         details = failed.subOrchestrationInstanceFailed.failureDetails
         assert "TERMINATED" in details.errorMessage and details.errorType
+        worker.close()
+
+
+async def take(worker: Stream, *instance_ids: str) -> dict[str, Any]:
+    """The next work item of each instance, in whatever order they come."""
+    items: dict[str, Any] = {}
+    while set(items) != set(instance_ids):
+        item = await worker.next()
+        assert item.orchestratorRequest.instanceId in instance_ids, item
+        items[item.orchestratorRequest.instanceId] = item
+    return items
+
+
+@pytest.mark.parametrize("how", ["re-created", "continued as new"])
+async def test_hazard_34_old_childs_result_skips_a_newer_parent_execution(
+        tmp_path: Path, how: str) -> None:
+    # Both parent executions start a child under task id 0; only the current one's
+    # child may resolve it, since the notification names the parent execution.
+    async with daemon(tmp_path / "wf.db") as (_, client):
+        await client.start("p")
+        worker = Stream(client)
+        first = await worker.next()
+        if how == "re-created":
+            await answer(client, first, create_child(0, "old-kid"))
+            old_kid = (await take(worker, "old-kid"))["old-kid"]
+            await client.call("TerminateInstance", pb.TerminateRequest(instanceId="p"),
+                              pb.TerminateResponse)
+            await answer(client, await worker.next())  # terminate wins; "old-kid" runs on
+            await client.start("p")
+            new_gen = (await take(worker, "p"))["p"]
+        else:
+            await answer(client, first, create_child(0, "old-kid"),
+                         complete(1, pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW))
+            items = await take(worker, "old-kid", "p")
+            old_kid, new_gen = items["old-kid"], items["p"]
+        await answer(client, new_gen, create_child(0, "new-kid"))
+        new_kid = (await take(worker, "new-kid"))["new-kid"]
+        await answer(client, old_kid, complete(0, result='"stale"'))
+        await answer(client, new_kid, complete(0, result='"fresh"'))
+        turn = (await take(worker, "p"))["p"]
+        results = [e.subOrchestrationInstanceCompleted.result.value
+                   for e in turn.orchestratorRequest.newEvents
+                   if e.HasField("subOrchestrationInstanceCompleted")]
+        assert results == ['"fresh"']
+        await answer(client, turn, complete(1, result='"done"'))
+        events = await history(client, "p")
+        assert [e.subOrchestrationInstanceCompleted.result.value for e in events
+                if e.HasField("subOrchestrationInstanceCompleted")] == ['"fresh"']
         worker.close()
 
 

@@ -85,13 +85,14 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         # The worker rewrote the history; failed children are rewound too, and a plain
         # replay turn follows (protocol.md §3.2 RewindInstance).
         new_history = list(rewinding.rewindOrchestration.newHistory)
-        outbox: list[Outbox] = [
-            DeliverEvent(child, rewind.execution_rewound(None, now_ms))
-            for child in rewind.failed_children(turn.past)]
-        outbox += rewind.pending_timers(new_history, now_ms)
         view = project(instance_id, new_history, last_updated_ms=now_ms)
         if view is None:
             raise InvalidArgumentError("the rewound history has no ExecutionStarted")
+        outbox: list[Outbox] = [
+            DeliverEvent(child, rewind.execution_rewound(
+                None, now_ms, parent_execution_id=view.execution_id))
+            for child in rewind.failed_children(turn.past)]
+        outbox += rewind.pending_timers(new_history, now_ms)
         return TurnResult(new_history, False, [rewind.replay_marker(now_ms)], outbox,
                           custom_status, view)
 

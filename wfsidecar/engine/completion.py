@@ -80,7 +80,8 @@ def _notify_parent(rec: Recorder, status: RuntimeStatus, result: str | None,
                 f"sub-orchestration '{rec.instance_id}' ended with status {status.name}"
                 + (f": {result}" if result else ""))
         event = h.sub_orchestration_failed(task_id, failure, rec.now_ms)
-    rec.outbox.append(NotifyParent(parent.orchestrationInstance.instanceId, event))
+    rec.outbox.append(NotifyParent(parent.orchestrationInstance.instanceId, event,
+                                   parent.orchestrationInstance.executionId.value))
 
 
 def _children(events: Sequence[pb.HistoryEvent]) -> list[str]:

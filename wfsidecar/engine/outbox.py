@@ -56,10 +56,13 @@ class TerminateInstance:
 
 @dataclass(frozen=True, slots=True)
 class NotifyParent:
-    """SubOrchestrationInstanceCompleted/Failed for the parent instance."""
+    """SubOrchestrationInstanceCompleted/Failed for the parent instance, meant only for
+    the parent's execution ``execution_id`` (a re-created or continued-as-new parent has
+    a new one and must not take an old child's result for its own task of that id)."""
 
     instance_id: str
     event: pb.HistoryEvent
+    execution_id: str = ""
 
 
 Outbox = ScheduleActivity | ScheduleTimer | StartChild | DeliverEvent | TerminateInstance | \

@@ -21,11 +21,17 @@ from wfsidecar.engine.outbox import ScheduleTimer
 REPLAY = "wfsidecar:replay"
 
 
-def execution_rewound(reason: str | None, now_ms: int) -> pb.HistoryEvent:
+def execution_rewound(reason: str | None, now_ms: int, *,
+                      parent_execution_id: str | None = None) -> pb.HistoryEvent:
+    """The rewind request; for a child rewound with its parent, ``parent_execution_id`` is
+    the parent's new run, which the child's SDK writes into its ExecutionStarted so that
+    its result reaches that run (results are addressed by parent execution id)."""
     event = h.new_event(now_ms)
     event.executionRewound.SetInParent()
     if reason is not None:
         event.executionRewound.reason.value = reason
+    if parent_execution_id:
+        event.executionRewound.parentExecutionId.value = parent_execution_id
     return event
 
 

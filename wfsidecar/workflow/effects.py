@@ -9,6 +9,7 @@ message to another instance (child start, event, termination, parent notificatio
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -36,15 +37,28 @@ def activity_ref(instance_id: str, task_id: int) -> ActorRef:
 
 
 def send(ctx: TurnContext, target_instance: str, event: pb.HistoryEvent,
-         dialect: str = "dapr") -> None:
+         dialect: str = "dapr", *, for_execution: str = "") -> None:
     """Deliver ``event`` to another workflow instance, durably with this turn.
 
     The sender's dialect rides in the reminder name so that a child it starts is run by
-    the same SDK family (``evt-<dialect>-<random>``).
+    the same SDK family (``evt-<dialect>-<random>``); a message meant only for one
+    execution of the target adds that execution's tag (``evt-<dialect>-<random>-<tag>``).
     """
-    ctx.set_reminder(f"evt-{dialect}-{uuid.uuid4().hex[:12]}", due_ms=ctx.now_ms,
+    tag = f"-{execution_tag(for_execution)}" if for_execution else ""
+    ctx.set_reminder(f"evt-{dialect}-{uuid.uuid4().hex[:12]}{tag}", due_ms=ctx.now_ms,
                      data=event.SerializeToString(),
                      ref=ActorRef(WORKFLOW_ACTOR, target_instance))
+
+
+def execution_tag(execution_id: str) -> str:
+    """A reminder-name-safe stand-in for an execution id (those may be any string)."""
+    return hashlib.sha256(execution_id.encode()).hexdigest()[:16]
+
+
+def addressed_execution(reminder_name: str) -> str | None:
+    """The execution tag an ``evt-*`` reminder is meant for, or None if it is for any."""
+    parts = reminder_name.split("-")
+    return parts[3] if len(parts) == 4 else None
 
 
 def send_entity(ctx: TurnContext, entity_id: str, event: pb.HistoryEvent, due_ms: int) -> None:
@@ -70,7 +84,8 @@ def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generati
                         engine.TerminateInstance | engine.NotifyParent):
             target_id = item.instance_id
             event = item.started if isinstance(item, engine.StartChild) else item.event
-            send(ctx, target_id, event, dialect)
+            execution = item.execution_id if isinstance(item, engine.NotifyParent) else ""
+            send(ctx, target_id, event, dialect, for_execution=execution)
         elif isinstance(item, engine.MessageEntity):
             send_entity(ctx, item.entity_id, item.event, item.due_ms)
         else:  # pragma: no cover - the engine's Outbox union is closed

@@ -109,13 +109,24 @@ class WorkflowActor:
             event = pb.HistoryEvent.FromString(data)
             if event.HasField("executionStarted"):
                 parts = name.split("-")
-                dialect = parts[1] if len(parts) == 3 else "dapr"
+                dialect = parts[1] if len(parts) >= 3 else "dapr"
                 self._create_child(ctx, state, event, dialect)
-            elif state.exists:
+            elif state.exists and self._addressed_here(state, name):
                 self._accept(ctx, state, event)
             return ReminderResult.DONE
         logger.warning("workflow %s: unknown reminder %s dropped", self.instance_id, name)
         return ReminderResult.DONE
+
+    def _addressed_here(self, state: WorkflowState, reminder_name: str) -> bool:
+        """A child's result names the parent execution that started it; a parent since
+        re-created or continued as new drops it (engine.md §7 hazard 34)."""
+        wanted = effects.addressed_execution(reminder_name)
+        view = projection.view(self.instance_id, state)
+        if wanted is None or view is None or effects.execution_tag(view.execution_id) == wanted:
+            return True
+        logger.info("workflow %s: result for an earlier execution dropped (%s)",
+                    self.instance_id, reminder_name)
+        return False
 
     # -- state ---------------------------------------------------------------------
 
