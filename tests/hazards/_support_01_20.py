@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +272,12 @@ async def history(client: Client, instance_id: str) -> list[Any]:
 
 def kinds(events: list[Any]) -> list[str | None]:
     return [e.WhichOneof("eventType") for e in events]
+
+
+def results(events: Iterable[Any], kind: str) -> list[str]:
+    """The result payloads of the ``kind`` events among ``events``, in order (``kind``:
+    ``taskCompleted``, ``subOrchestrationInstanceCompleted``)."""
+    return [getattr(e, kind).result.value for e in events if e.HasField(kind)]
 
 
 async def raise_event(client: Client, instance_id: str, name: str,

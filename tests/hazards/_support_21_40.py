@@ -12,6 +12,11 @@ from typing import Any, TypeVar
 
 import grpc
 
+# The client-side reads and events are the same for hazards 1-20; re-exported from there.
+from tests.hazards._support_01_20 import history as history
+from tests.hazards._support_01_20 import kinds as kinds
+from tests.hazards._support_01_20 import raise_event as raise_event
+from tests.hazards._support_01_20 import results as results
 from tests.server.test_dapr_rpcs import Client
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
@@ -119,26 +124,8 @@ def complete(id: int, status: int = pb.ORCHESTRATION_STATUS_COMPLETED,
     return action
 
 
-async def history(client: Client, instance_id: str) -> list[Any]:
-    got = await client.call("GetInstanceHistory", pb.GetInstanceHistoryRequest(
-        instanceId=instance_id), pb.GetInstanceHistoryResponse)
-    return list(got.events)
-
-
 async def state(client: Client, instance_id: str) -> Any:
     return (await client.get(instance_id)).orchestrationState
-
-
-async def raise_event(client: Client, instance_id: str, name: str,
-                      data: str | None = None) -> None:
-    request = pb.RaiseEventRequest(instanceId=instance_id, name=name)
-    if data is not None:
-        request.input.value = data
-    await client.call("RaiseEvent", request, pb.RaiseEventResponse)
-
-
-def kinds(events: list[Any]) -> list[str]:
-    return [e.WhichOneof("eventType") for e in events]
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],

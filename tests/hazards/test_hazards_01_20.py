@@ -49,6 +49,7 @@ from tests.hazards._support_01_20 import (
     new_kinds,
     puts,
     raise_event,
+    results,
     set_reminder,
     sets_reminder,
     stored,
@@ -155,9 +156,9 @@ async def test_hazard_03_duplicate_and_conflicting_results_append_once(
             assert refused.value.code() == grpc.StatusCode.NOT_FOUND
 
         turn = await worker.turn("h3")
-        results = [e for e in turn.orchestratorRequest.newEvents
-                   if e.HasField("taskCompleted") or e.HasField("taskFailed")]
-        assert [e.taskCompleted.result.value for e in results] == ['"winner"']
+        resolved = [e for e in turn.orchestratorRequest.newEvents
+                    if e.HasField("taskCompleted") or e.HasField("taskFailed")]
+        assert [e.taskCompleted.result.value for e in resolved] == ['"winner"']
         await worker.answer(turn, b.complete(1))
         await wait_status(d.client, "h3", COMPLETED)
         done = kinds(await history(d.client, "h3"))
@@ -259,9 +260,8 @@ async def test_hazard_06_same_task_id_in_the_next_generation_runs_and_is_not_con
         assert "run-activity" in (await stored(d.db)).activity_reminders("h6#0")
         await worker.finish(new, '"from generation 2"')
         turn = await worker.turn("h6")
-        results = [e.taskCompleted.result.value for e in turn.orchestratorRequest.newEvents
-                   if e.HasField("taskCompleted")]
-        assert results == ['"from generation 2"']
+        assert results(turn.orchestratorRequest.newEvents, "taskCompleted") == [
+            '"from generation 2"']
         await worker.answer(turn, b.complete(1))
         after = await stored(d.db)
         assert after.activity("h6#0") == {} and after.activity_reminders("h6#0") == {}
@@ -742,9 +742,8 @@ async def test_hazard_19_unsaved_activity_result_is_not_acknowledged_and_reruns(
         again = await worker.activity("act")  # executed again, not lost
         await worker.finish(again, '"second run"')
         turn = await worker.turn("h19")
-        results = [e.taskCompleted.result.value for e in turn.orchestratorRequest.newEvents
-                   if e.HasField("taskCompleted")]
-        assert results == ['"second run"']
+        assert results(turn.orchestratorRequest.newEvents, "taskCompleted") == [
+            '"second run"']
         worker.close()
 
 

@@ -54,12 +54,14 @@ from tests.hazards._support_21_40 import (
     make_app,
     raise_event,
     reminder_names,
+    results,
     schedule,
     sql,
     state,
     state_keys,
     timer,
 )
+from tests.server._raw_worker import channel_to, work_items
 from tests.server.test_dapr_rpcs import Client
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
@@ -546,14 +548,10 @@ async def test_hazard_34_old_childs_result_skips_a_newer_parent_execution(
         await answer(client, old_kid, complete(0, result='"stale"'))
         await answer(client, new_kid, complete(0, result='"fresh"'))
         turn = (await take(worker, "p"))["p"]
-        results = [e.subOrchestrationInstanceCompleted.result.value
-                   for e in turn.orchestratorRequest.newEvents
-                   if e.HasField("subOrchestrationInstanceCompleted")]
-        assert results == ['"fresh"']
+        child = "subOrchestrationInstanceCompleted"
+        assert results(turn.orchestratorRequest.newEvents, child) == ['"fresh"']
         await answer(client, turn, complete(1, result='"done"'))
-        events = await history(client, "p")
-        assert [e.subOrchestrationInstanceCompleted.result.value for e in events
-                if e.HasField("subOrchestrationInstanceCompleted")] == ['"fresh"']
+        assert results(await history(client, "p"), child) == ['"fresh"']
         worker.close()
 
 
@@ -705,41 +703,28 @@ async def test_hazard_38_status_matches_history_after_every_commit(tmp_path: Pat
 async def test_hazard_39_orchestration_span_context_survives_a_restart(
         tmp_path: Path) -> None:
     db = tmp_path / "wf.db"
-
-    async def ms_channel(app: Any) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.durabletask_grpc}")
-
-    def stream_of(channel: grpc.aio.Channel) -> Any:
-        rpc: Any = channel.unary_stream(
-            "/TaskHubSidecarService/GetWorkItems",
-            request_serializer=lambda m: m.SerializeToString(),
-            response_deserializer=ms.WorkItem.FromString)
-        return rpc(ms.GetWorkItemsRequest())
-
     app = make_app(db)
-    async with running(app):
-        async with await ms_channel(app) as channel:
-            client = Client(channel)
-            await client.call("StartInstance", ms.CreateInstanceRequest(
-                instanceId="traced", name="flow"), ms.CreateInstanceResponse)
-            stream = stream_of(channel)
-            first = await asyncio.wait_for(stream.read(), 10)
-            response = ms.OrchestratorResponse(instanceId="traced",
-                                               completionToken=first.completionToken)
-            response.orchestrationTraceContext.spanID.value = "span-of-the-run"
-            await client.call("CompleteOrchestratorTask", response, ms.CompleteTaskResponse)
-            stream.cancel()
+    async with running(app), channel_to(app, ms) as channel:
+        client = Client(channel)
+        await client.call("StartInstance", ms.CreateInstanceRequest(
+            instanceId="traced", name="flow"), ms.CreateInstanceResponse)
+        stream = work_items(channel, ms)
+        first = await asyncio.wait_for(stream.read(), 10)
+        response = ms.OrchestratorResponse(instanceId="traced",
+                                           completionToken=first.completionToken)
+        response.orchestrationTraceContext.spanID.value = "span-of-the-run"
+        await client.call("CompleteOrchestratorTask", response, ms.CompleteTaskResponse)
+        stream.cancel()
     app = make_app(db)  # a new process on the same file
-    async with running(app):
-        async with await ms_channel(app) as channel:
-            client = Client(channel)
-            await client.call("RaiseEvent", ms.RaiseEventRequest(
-                instanceId="traced", name="go"), ms.RaiseEventResponse)
-            stream = stream_of(channel)
-            second = await asyncio.wait_for(stream.read(), 10)
-            context = second.orchestratorRequest.orchestrationTraceContext
-            assert context.spanID.value == "span-of-the-run"
-            stream.cancel()
+    async with running(app), channel_to(app, ms) as channel:
+        client = Client(channel)
+        await client.call("RaiseEvent", ms.RaiseEventRequest(
+            instanceId="traced", name="go"), ms.RaiseEventResponse)
+        stream = work_items(channel, ms)
+        second = await asyncio.wait_for(stream.read(), 10)
+        context = second.orchestratorRequest.orchestrationTraceContext
+        assert context.spanID.value == "span-of-the-run"
+        stream.cancel()
 
 
 # -- 40 ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 
+from _sdk_await import await_all
 from dapr.ext import workflow as wf
 
 HOST, PORT = os.environ["DAPR_GRPC_ENDPOINT"].rsplit(":", 1)
@@ -85,13 +86,7 @@ def main() -> None:
         client.terminate_workflow(sys.argv[2])
         print(json.dumps(sys.argv[2]), flush=True)
     elif mode == "await":
-        done = {}
-        for instance_id in sys.argv[2:]:
-            state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=60)
-            assert state is not None
-            output = json.loads(state.serialized_output) if state.serialized_output else None
-            done[instance_id] = [state.runtime_status.name, output]
-        print(json.dumps(done), flush=True)
+        print(json.dumps(await_all(client, sys.argv[2:], timeout=60)), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import timedelta
 
+from _sdk_await import await_all
 from dapr.ext import workflow as wf
 
 ENDPOINT = os.environ["DAPR_GRPC_ENDPOINT"]
@@ -69,13 +70,7 @@ def main() -> None:
     elif mode == "slow":
         print(client.schedule_new_workflow(slow, input=7, instance_id=sys.argv[2]), flush=True)
     elif mode == "await":
-        done = {}
-        for instance_id in sys.argv[2:]:
-            state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=120)
-            assert state is not None
-            output = json.loads(state.serialized_output) if state.serialized_output else None
-            done[instance_id] = [state.runtime_status.name, output]
-        print(json.dumps(done), flush=True)
+        print(json.dumps(await_all(client, sys.argv[2:], timeout=120)), flush=True)
 
 
 if __name__ == "__main__":

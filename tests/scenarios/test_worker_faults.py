@@ -31,6 +31,7 @@ from tests.hazards._support_21_40 import (
     complete,
     daemon,
     history,
+    results,
     schedule,
 )
 from tests.scenarios.test_restart_and_layout import free_port
@@ -196,11 +197,7 @@ async def test_late_activity_result_from_a_closed_stream_is_ignored(tmp_path: Pa
         after = await code_of(answer_activity(client, first, '"old, after"'))
         assert before == after == grpc.StatusCode.NOT_FOUND
         turn = await reconnected.next()
-        results = [e.taskCompleted.result.value for e in turn.orchestratorRequest.newEvents
-                   if e.HasField("taskCompleted")]
-        assert results == ['"new"']
+        assert results(turn.orchestratorRequest.newEvents, "taskCompleted") == ['"new"']
         await answer(client, turn, complete(1, result='"done"'))
-        events = await history(client, "late")
-        assert [e.taskCompleted.result.value for e in events
-                if e.HasField("taskCompleted")] == ['"new"']
+        assert results(await history(client, "late"), "taskCompleted") == ['"new"']
         reconnected.close()

@@ -6,22 +6,28 @@ test_poison.py."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import wrappers_pb2
 
-from tests.server.test_poison import state_of, unary, wait_stalled
+from tests.server._raw_worker import (
+    Worker,
+    channel_to,
+    daemon,
+    finish,
+    refused,
+    schedule,
+    unary,
+)
+from tests.server.test_poison import state_of, wait_stalled
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.app import App
-from wfsidecar.config import load
 
 LIMIT = 64 * 1024
 OVER = "x" * (LIMIT + 4096)  # over the limit, within grpc's transport headroom
@@ -30,24 +36,9 @@ DIALECTS = pytest.mark.parametrize("pb", [dapr_pb, ms_pb], ids=["dapr", "ms"])
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    daemon = App(load(None, env={}, overrides={
-        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
-        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
-        "listeners.max_message_size": LIMIT}), configure_logging=False)
-    async with running(daemon):
-        yield daemon
-
-
-def channel_to(app: App, pb: ModuleType) -> grpc.aio.Channel:
-    assert app.ports is not None
-    port = app.ports.dapr_grpc if pb is dapr_pb else app.ports.durabletask_grpc
-    return grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-
-
-async def refused(call: Any) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
+    limited = daemon(tmp_path / "wf.db", {"listeners.max_message_size": LIMIT})
+    async with running(limited):
+        yield limited
 
 
 def assert_names_the_limit(error: grpc.aio.AioRpcError, size: int) -> None:
@@ -87,50 +78,16 @@ async def test_oversized_client_requests_are_refused_naming_the_limit(
         assert (await state_of(channel, pb, "after")).instanceId == "after"
 
 
-def work_items(channel: grpc.aio.Channel, pb: ModuleType) -> Any:
-    return channel.unary_stream("/TaskHubSidecarService/GetWorkItems",
-                                request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=pb.WorkItem.FromString)(
-        pb.GetWorkItemsRequest())
-
-
-async def next_item(stream: Any, kind: str) -> Any:
-    item = await asyncio.wait_for(stream.read(), 10)
-    assert item.WhichOneof("request") == kind, item
-    return item
-
-
-async def complete_turn(channel: grpc.aio.Channel, pb: ModuleType, item: Any,
-                        *actions: Any) -> None:
-    await unary(channel, "CompleteOrchestratorTask", pb.CompleteTaskResponse)(
-        pb.OrchestratorResponse(instanceId=item.orchestratorRequest.instanceId,
-                                completionToken=item.completionToken, actions=actions),
-        timeout=5)
-
-
-def schedule(pb: ModuleType) -> Any:
-    action = pb.OrchestratorAction(id=0)
-    action.scheduleTask.name = "act"
-    return action
-
-
-def finish(pb: ModuleType, output: str) -> Any:
-    action = pb.OrchestratorAction(id=1)
-    action.completeOrchestration.orchestrationStatus = pb.ORCHESTRATION_STATUS_COMPLETED
-    action.completeOrchestration.result.value = output
-    return action
-
-
 @DIALECTS
 async def test_oversized_activity_result_holds_back_only_its_instance(
         app: App, pb: ModuleType) -> None:
     async with channel_to(app, pb) as channel:
-        stream = work_items(channel, pb)
+        worker = Worker(channel, pb)
         start = unary(channel, "StartInstance", pb.CreateInstanceResponse)
         await start(pb.CreateInstanceRequest(instanceId="big", name="wf"), timeout=5)
-        await complete_turn(channel, pb, await next_item(stream, "orchestratorRequest"),
-                            schedule(pb))
-        activity = await next_item(stream, "activityRequest")
+        await worker.accepted(await worker.next("orchestratorRequest"),
+                              actions=[schedule(pb)])
+        activity = await worker.next("activityRequest")
         result = pb.ActivityResponse(
             instanceId="big", taskId=activity.activityRequest.taskId,
             completionToken=activity.completionToken,
@@ -148,20 +105,20 @@ async def test_oversized_activity_result_holds_back_only_its_instance(
             assert "listeners.max_message_size" in reason and "activity 'act'" in reason
         else:
             # Microsoft: the orchestration sees the activity fail and may handle it.
-            turn = await next_item(stream, "orchestratorRequest")
+            turn = await worker.next("orchestratorRequest")
             failed = [e for e in turn.orchestratorRequest.newEvents
                       if e.HasField("taskFailed")]
             assert len(failed) == 1
             details = failed[0].taskFailed.failureDetails
             assert "listeners.max_message_size" in details.errorMessage
-            await complete_turn(channel, pb, turn, finish(pb, "handled"))
+            await worker.accepted(turn, actions=[finish(pb, "handled")])
 
         # The same stream goes on serving other instances.
         await start(pb.CreateInstanceRequest(instanceId="small", name="wf"), timeout=5)
-        turn = await next_item(stream, "orchestratorRequest")
+        turn = await worker.next("orchestratorRequest")
         assert turn.orchestratorRequest.instanceId == "small"
-        await complete_turn(channel, pb, turn, finish(pb, "ok"))
-        stream.cancel()
+        await worker.accepted(turn, actions=[finish(pb, "ok")])
+        worker.stream.cancel()
         done = await unary(channel, "WaitForInstanceCompletion", pb.GetInstanceResponse)(
             pb.GetInstanceRequest(instanceId="small", getInputsAndOutputs=True), timeout=10)
         assert done.orchestrationState.output.value == "ok"
@@ -171,16 +128,16 @@ async def test_oversized_activity_result_holds_back_only_its_instance(
 async def test_oversized_orchestrator_result_stalls_or_fails_its_instance(
         app: App, pb: ModuleType) -> None:
     async with channel_to(app, pb) as channel:
-        stream = work_items(channel, pb)
+        worker = Worker(channel, pb)
         await unary(channel, "StartInstance", pb.CreateInstanceResponse)(
             pb.CreateInstanceRequest(instanceId="big", name="wf"), timeout=5)
-        turn = await next_item(stream, "orchestratorRequest")
+        turn = await worker.next("orchestratorRequest")
         response = pb.OrchestratorResponse(instanceId="big", actions=[finish(pb, OVER)],
                                            completionToken=turn.completionToken)
         error = await refused(unary(channel, "CompleteOrchestratorTask",
                                     pb.CompleteTaskResponse)(response, timeout=5))
         assert_names_the_limit(error, response.ByteSize())
-        stream.cancel()
+        worker.stream.cancel()
         if pb is dapr_pb:
             await wait_stalled(channel, "big")
         else:

@@ -10,13 +10,12 @@ from typing import Any
 
 import grpc
 
+from tests.server._raw_worker import unary, work_items
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.app import App
 from wfsidecar.config import load
-
-SERVICE = "/TaskHubSidecarService/"
 
 
 def daemon(tmp_path: Path) -> App:
@@ -27,19 +26,10 @@ def daemon(tmp_path: Path) -> App:
         configure_logging=False)
 
 
-def unary(channel: grpc.aio.Channel, method: str, response: Any) -> Any:
-    return channel.unary_unary(SERVICE + method,
-                               request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=response.FromString)
-
-
 async def crash_on_next_item(channel: grpc.aio.Channel, pb: ModuleType,
                              wait: float = 10) -> Any:
     """Open a worker stream, take one work item, and drop the stream like a crashed app."""
-    stream = channel.unary_stream(SERVICE + "GetWorkItems",
-                                  request_serializer=lambda m: m.SerializeToString(),
-                                  response_deserializer=pb.WorkItem.FromString)(
-        pb.GetWorkItemsRequest())
+    stream = work_items(channel, pb)
     try:
         item = await asyncio.wait_for(stream.read(), wait)
     finally:
@@ -82,9 +72,7 @@ async def test_dapr_orchestrator_poison_stalls_with_a_reason(tmp_path: Path) -> 
             await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
                 dapr_pb.CreateInstanceRequest(instanceId="bad", name="flow"), timeout=5)
             # The first turn succeeds (so there is a history), then every turn crashes.
-            stream = channel.unary_stream(
-                SERVICE + "GetWorkItems", request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=dapr_pb.WorkItem.FromString)(dapr_pb.GetWorkItemsRequest())
+            stream = work_items(channel, dapr_pb)
             turn = await asyncio.wait_for(stream.read(), 10)
             await unary(channel, "CompleteOrchestratorTask", dapr_pb.CompleteTaskResponse)(
                 dapr_pb.OrchestratorResponse(instanceId="bad",
@@ -129,9 +117,7 @@ async def test_dapr_poisoned_activity_stalls_the_running_instance(tmp_path: Path
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
             await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
                 dapr_pb.CreateInstanceRequest(instanceId="act", name="flow"), timeout=5)
-            stream = channel.unary_stream(
-                SERVICE + "GetWorkItems", request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=dapr_pb.WorkItem.FromString)(dapr_pb.GetWorkItemsRequest())
+            stream = work_items(channel, dapr_pb)
             turn = await asyncio.wait_for(stream.read(), 10)
             action = dapr_pb.OrchestratorAction(id=0)
             action.scheduleTask.name = "explode"
@@ -165,9 +151,7 @@ async def test_oversized_work_item_stalls_only_its_instance(tmp_path: Path) -> N
             big = dapr_pb.CreateInstanceRequest(instanceId="big", name="flow")
             big.input.value = "x" * 40_000
             await start(big, timeout=5)
-            stream = channel.unary_stream(
-                SERVICE + "GetWorkItems", request_serializer=lambda m: m.SerializeToString(),
-                response_deserializer=dapr_pb.WorkItem.FromString)(dapr_pb.GetWorkItemsRequest())
+            stream = work_items(channel, dapr_pb)
             first = await asyncio.wait_for(stream.read(), 10)
             await unary(channel, "CompleteOrchestratorTask", dapr_pb.CompleteTaskResponse)(
                 dapr_pb.OrchestratorResponse(instanceId="big",

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import aiohttp
 import grpc
@@ -24,27 +23,32 @@ import pytest
 from google.protobuf import wrappers_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.server._raw_worker import (
+    Worker,
+    channel_to,
+    daemon,
+    finish,
+    flow_started,
+    refused,
+    schedule,
+    unary,
+)
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.app import App
-from wfsidecar.config import load
 from wfsidecar.store.sqlite import SqliteStore
 
-SERVICE = "/TaskHubSidecarService/"
 BIG = "x" * 48_000  # needs a dozen new pages: refused on a full disk
 MESSAGES = {"full": "database is full", "readonly": "database is read-only"}
 FAULTS = pytest.mark.parametrize("fault", ["full", "readonly"])
 
 
-def daemon(tmp_path: Path) -> App:
-    return App(load(None, env={}, overrides={
-        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
-        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
-        # Short backoffs keep the module fast; the behaviour is the same at the defaults.
+def fast_daemon(tmp_path: Path) -> App:
+    # Short backoffs keep the module fast; the behaviour is the same at the defaults.
+    return daemon(tmp_path / "wf.db", {
         "work_items.redispatch_initial": 0.05, "work_items.redispatch_max": 0.4,
-        "reminders.retry_initial": 0.05, "reminders.retry_max": 0.4}),
-        configure_logging=False)
+        "reminders.retry_initial": 0.05, "reminders.retry_max": 0.4})
 
 
 def store_of(app: App) -> SqliteStore:
@@ -66,25 +70,6 @@ async def storage_fault(app: App, kind: str) -> AsyncIterator[None]:
         yield
     finally:
         await store.execute_on_writer(clear)
-
-
-def unary(channel: grpc.aio.Channel, method: str, response: Any) -> Any:
-    return channel.unary_unary(SERVICE + method,
-                               request_serializer=lambda m: m.SerializeToString(),
-                               response_deserializer=response.FromString)
-
-
-def work_items(channel: grpc.aio.Channel, pb: ModuleType) -> Any:
-    return channel.unary_stream(SERVICE + "GetWorkItems",
-                                request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=pb.WorkItem.FromString)(
-        pb.GetWorkItemsRequest())
-
-
-async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await call
-    return info.value
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -121,287 +106,198 @@ async def integrity(app: App) -> list[tuple[object, ...]]:
 @FAULTS
 async def test_client_requests_get_unavailable_and_health_recovers(
         tmp_path: Path, fault: str) -> None:
-    app = daemon(tmp_path)
+    app = fast_daemon(tmp_path)
     acked: list[str] = []
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr, \
-                grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.durabletask_grpc}") as ms:
-            dapr_start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
-            ms_start = unary(ms, "StartInstance", ms_pb.CreateInstanceResponse)
-            await dapr_start(dapr_pb.CreateInstanceRequest(instanceId="before", name="wf"),
-                             timeout=5)
-            acked.append("before")
-            async with storage_fault(app, fault):
-                big = dapr_pb.CreateInstanceRequest(instanceId="during", name="wf")
-                big.input.value = BIG
-                ms_big = ms_pb.CreateInstanceRequest(instanceId="during-ms", name="wf")
-                ms_big.input.value = BIG
-                event = dapr_pb.RaiseEventRequest(instanceId="before", name="e")
-                event.input.value = BIG
-                terminate = ms_pb.TerminateRequest(instanceId="before")
-                terminate.output.value = BIG
-                for error in [
-                    await refused(dapr_start(big, timeout=5)),
-                    await refused(ms_start(ms_big, timeout=5)),
-                    await refused(unary(dapr, "RaiseEvent", dapr_pb.RaiseEventResponse)(
-                        event, timeout=5)),
-                    await refused(unary(ms, "TerminateInstance", ms_pb.TerminateResponse)(
-                        terminate, timeout=5)),
-                ]:
-                    assert error.code() == grpc.StatusCode.UNAVAILABLE, error
-                    assert MESSAGES[fault] in (error.details() or ""), error.details()
-                # Reads still work, and readiness says why the daemon cannot serve.
-                assert await exists(dapr, dapr_pb, "before")
-                status, body = await healthz(app)
-                assert status == 503 and MESSAGES[fault] in body
-                assert not await grpc_serving(dapr)
-                assert not await grpc_serving(ms)
+    async with running(app), channel_to(app, dapr_pb) as dapr, channel_to(app, ms_pb) as ms:
+        dapr_start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
+        ms_start = unary(ms, "StartInstance", ms_pb.CreateInstanceResponse)
+        await dapr_start(dapr_pb.CreateInstanceRequest(instanceId="before", name="wf"),
+                         timeout=5)
+        acked.append("before")
+        async with storage_fault(app, fault):
+            big = dapr_pb.CreateInstanceRequest(instanceId="during", name="wf")
+            big.input.value = BIG
+            ms_big = ms_pb.CreateInstanceRequest(instanceId="during-ms", name="wf")
+            ms_big.input.value = BIG
+            event = dapr_pb.RaiseEventRequest(instanceId="before", name="e")
+            event.input.value = BIG
+            terminate = ms_pb.TerminateRequest(instanceId="before")
+            terminate.output.value = BIG
+            for error in [
+                await refused(dapr_start(big, timeout=5)),
+                await refused(ms_start(ms_big, timeout=5)),
+                await refused(unary(dapr, "RaiseEvent", dapr_pb.RaiseEventResponse)(
+                    event, timeout=5)),
+                await refused(unary(ms, "TerminateInstance", ms_pb.TerminateResponse)(
+                    terminate, timeout=5)),
+            ]:
+                assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+                assert MESSAGES[fault] in (error.details() or ""), error.details()
+            # Reads still work, and readiness says why the daemon cannot serve.
+            assert await exists(dapr, dapr_pb, "before")
+            status, body = await healthz(app)
+            assert status == 503 and MESSAGES[fault] in body
+            assert not await grpc_serving(dapr)
+            assert not await grpc_serving(ms)
 
-            # Nothing else writes now: the store's own probe brings readiness back.
-            async def ready() -> bool:
-                return (await healthz(app))[0] == 204 and await grpc_serving(ms)
-            await eventually(ready, "readiness never came back after the fault cleared")
-            await dapr_start(big, timeout=5)  # the client's retry now succeeds
-            acked.append("during")
-            assert not await exists(ms, ms_pb, "during-ms")  # refused: simply absent
-            assert await integrity(app) == [("ok",)]
+        # Nothing else writes now: the store's own probe brings readiness back.
+        async def ready() -> bool:
+            return (await healthz(app))[0] == 204 and await grpc_serving(ms)
+        await eventually(ready, "readiness never came back after the fault cleared")
+        await dapr_start(big, timeout=5)  # the client's retry now succeeds
+        acked.append("during")
+        assert not await exists(ms, ms_pb, "during-ms")  # refused: simply absent
+        assert await integrity(app) == [("ok",)]
     # No acknowledged start was lost: a fresh daemon on the same file has all of them.
-    again = daemon(tmp_path)
-    async with running(again):
-        assert again.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{again.ports.dapr_grpc}") as dapr:
-            for instance_id in acked:
-                assert await exists(dapr, dapr_pb, instance_id), instance_id
+    again = fast_daemon(tmp_path)
+    async with running(again), channel_to(again, dapr_pb) as dapr:
+        for instance_id in acked:
+            assert await exists(dapr, dapr_pb, instance_id), instance_id
 
 
 @FAULTS
 async def test_concurrent_starts_across_the_fault_are_all_or_nothing(
         tmp_path: Path, fault: str) -> None:
-    app = daemon(tmp_path)
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr:
-            start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
+    app = fast_daemon(tmp_path)
+    async with running(app), channel_to(app, dapr_pb) as dapr:
+        start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
 
-            async def one(i: int) -> grpc.StatusCode:
-                request = dapr_pb.CreateInstanceRequest(instanceId=f"s{i}", name="wf")
-                request.input.value = BIG
-                try:
-                    await start(request, timeout=10)
-                except grpc.aio.AioRpcError as exc:
-                    return exc.code()
-                return grpc.StatusCode.OK
+        async def one(i: int) -> grpc.StatusCode:
+            request = dapr_pb.CreateInstanceRequest(instanceId=f"s{i}", name="wf")
+            request.input.value = BIG
+            try:
+                await start(request, timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code()
+            return grpc.StatusCode.OK
 
-            first = [asyncio.create_task(one(i)) for i in range(12)]
-            async with storage_fault(app, fault):
-                during = [asyncio.create_task(one(i)) for i in range(12, 24)]
-                results = await asyncio.gather(*first, *during)
-            assert set(results) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
-            assert grpc.StatusCode.UNAVAILABLE in results[12:]
-            for i, code in enumerate(results):
-                # Acknowledged means stored; refused means absent, never half-written.
-                assert await exists(dapr, dapr_pb, f"s{i}") == (code == grpc.StatusCode.OK)
-            assert await integrity(app) == [("ok",)]
-
-
-class Worker:
-    """A raw-gRPC app worker on one stream that answers what the test tells it to."""
-
-    def __init__(self, channel: grpc.aio.Channel, pb: ModuleType) -> None:
-        self.channel = channel
-        self.pb = pb
-        self.stream = work_items(channel, pb)
-
-    async def next(self, kind: str) -> Any:
-        item = await asyncio.wait_for(self.stream.read(), 10)
-        assert item.WhichOneof("request") == kind, item
-        return item
-
-    async def complete(self, item: Any, **fields: Any) -> grpc.StatusCode:
-        pb = self.pb
-        if item.WhichOneof("request") == "activityRequest":
-            request = pb.ActivityResponse(
-                instanceId=item.activityRequest.orchestrationInstance.instanceId,
-                taskId=item.activityRequest.taskId, completionToken=item.completionToken,
-                **fields)
-            call = unary(self.channel, "CompleteActivityTask", pb.CompleteTaskResponse)
-        else:
-            request = pb.OrchestratorResponse(
-                instanceId=item.orchestratorRequest.instanceId,
-                completionToken=item.completionToken, **fields)
-            call = unary(self.channel, "CompleteOrchestratorTask", pb.CompleteTaskResponse)
-        try:
-            await call(request, timeout=10)
-        except grpc.aio.AioRpcError as exc:
-            self.last_error = exc.details() or ""
-            return exc.code()
-        return grpc.StatusCode.OK
-
-    async def answer_until_accepted(self, kind: str, **fields: Any) -> Any:
-        """Answer work items of ``kind`` until one answer is taken; a re-dispatch whose
-        earlier copy was superseded is refused as stale (NOT_FOUND) and skipped."""
-        while True:
-            item = await self.next(kind)
-            code = await self.complete(item, **fields)
-            if code == grpc.StatusCode.OK:
-                return item
-            assert code == grpc.StatusCode.NOT_FOUND, (code, self.last_error)
-
-
-def schedule(pb: ModuleType, name: str) -> Any:
-    action = pb.OrchestratorAction(id=0)
-    action.scheduleTask.name = name
-    return action
-
-
-def finish(pb: ModuleType, output: str) -> Any:
-    action = pb.OrchestratorAction(id=1)
-    action.completeOrchestration.orchestrationStatus = pb.ORCHESTRATION_STATUS_COMPLETED
-    action.completeOrchestration.result.value = output
-    return action
+        first = [asyncio.create_task(one(i)) for i in range(12)]
+        async with storage_fault(app, fault):
+            during = [asyncio.create_task(one(i)) for i in range(12, 24)]
+            results = await asyncio.gather(*first, *during)
+        assert set(results) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
+        assert grpc.StatusCode.UNAVAILABLE in results[12:]
+        for i, code in enumerate(results):
+            # Acknowledged means stored; refused means absent, never half-written.
+            assert await exists(dapr, dapr_pb, f"s{i}") == (code == grpc.StatusCode.OK)
+        assert await integrity(app) == [("ok",)]
 
 
 @FAULTS
-@pytest.mark.parametrize("dialect", ["dapr", "ms"])
+@pytest.mark.parametrize("pb", [dapr_pb, ms_pb], ids=["dapr", "ms"])
 async def test_in_flight_workflow_completes_after_the_fault(
-        tmp_path: Path, fault: str, dialect: str) -> None:
-    pb = dapr_pb if dialect == "dapr" else ms_pb
-    app = daemon(tmp_path)
-    async with running(app):
-        assert app.ports is not None
-        port = app.ports.dapr_grpc if dialect == "dapr" else app.ports.durabletask_grpc
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            worker = Worker(channel, pb)
-            await unary(channel, "StartInstance", pb.CreateInstanceResponse)(
-                pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
-            first = await worker.next("orchestratorRequest")
-            assert await worker.complete(first, actions=[schedule(pb, "act")]) == \
-                grpc.StatusCode.OK
-            activity = await worker.next("activityRequest")
-            result = wrappers_pb2.StringValue(value=BIG)
+        tmp_path: Path, fault: str, pb: ModuleType) -> None:
+    app = fast_daemon(tmp_path)
+    async with flow_started(app, pb) as (channel, worker):
+        first = await worker.next("orchestratorRequest")
+        await worker.accepted(first, actions=[schedule(pb, "act")])
+        activity = await worker.next("activityRequest")
+        result = wrappers_pb2.StringValue(value=BIG)
 
-            async with storage_fault(app, fault):
-                # The activity's result cannot be stored: the worker hears UNAVAILABLE
-                # and, like the SDKs, drops it. The activity comes back after a backoff
-                # (still refused while the fault lasts), then once more after it clears.
-                assert await worker.complete(activity, result=result) == \
-                    grpc.StatusCode.UNAVAILABLE
-                assert MESSAGES[fault] in worker.last_error
-                again = await worker.next("activityRequest")
-                assert again.activityRequest.taskId == activity.activityRequest.taskId
-                assert await worker.complete(again, result=result) == \
-                    grpc.StatusCode.UNAVAILABLE
-            await worker.answer_until_accepted("activityRequest", result=result)
+        async with storage_fault(app, fault):
+            # The activity's result cannot be stored: the worker hears UNAVAILABLE
+            # and, like the SDKs, drops it. The activity comes back after a backoff
+            # (still refused while the fault lasts), then once more after it clears.
+            assert await worker.complete(activity, result=result) == \
+                grpc.StatusCode.UNAVAILABLE
+            assert MESSAGES[fault] in worker.last_error
+            again = await worker.next("activityRequest")
+            assert again.activityRequest.taskId == activity.activityRequest.taskId
+            assert await worker.complete(again, result=result) == \
+                grpc.StatusCode.UNAVAILABLE
+        await worker.answer_until_accepted("activityRequest", result=result)
 
-            async with storage_fault(app, fault):
-                turn = await worker.next("orchestratorRequest")
-                done = finish(pb, BIG)
-                assert await worker.complete(turn, actions=[done]) == \
-                    grpc.StatusCode.UNAVAILABLE
-            # The orchestrator turn is dispatched again by itself; replaying it now works.
-            await worker.answer_until_accepted("orchestratorRequest", actions=[done])
-            worker.stream.cancel()
+        async with storage_fault(app, fault):
+            turn = await worker.next("orchestratorRequest")
+            done = finish(pb, BIG)
+            assert await worker.complete(turn, actions=[done]) == \
+                grpc.StatusCode.UNAVAILABLE
+        # The orchestrator turn is dispatched again by itself; replaying it now works.
+        await worker.answer_until_accepted("orchestratorRequest", actions=[done])
+        worker.stream.cancel()
 
-            final = await unary(channel, "WaitForInstanceCompletion", pb.GetInstanceResponse)(
-                pb.GetInstanceRequest(instanceId="wf", getInputsAndOutputs=True), timeout=10)
-            state = final.orchestrationState
-            assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
-            assert state.output.value == BIG
-            if dialect == "dapr":
-                history = await unary(channel, "GetInstanceHistory",
-                                      pb.GetInstanceHistoryResponse)(
-                    pb.GetInstanceHistoryRequest(instanceId="wf"), timeout=5)
-                kinds = [e.WhichOneof("eventType") for e in history.events]
-                assert kinds.count("taskScheduled") == 1
-                assert kinds.count("taskCompleted") == 1  # no duplicate resolution
-                assert kinds.count("executionCompleted") == 1
-            assert await integrity(app) == [("ok",)]
+        final = await unary(channel, "WaitForInstanceCompletion", pb.GetInstanceResponse)(
+            pb.GetInstanceRequest(instanceId="wf", getInputsAndOutputs=True), timeout=10)
+        state = final.orchestrationState
+        assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
+        assert state.output.value == BIG
+        if pb is dapr_pb:
+            history = await unary(channel, "GetInstanceHistory",
+                                  pb.GetInstanceHistoryResponse)(
+                pb.GetInstanceHistoryRequest(instanceId="wf"), timeout=5)
+            kinds = [e.WhichOneof("eventType") for e in history.events]
+            assert kinds.count("taskScheduled") == 1
+            assert kinds.count("taskCompleted") == 1  # no duplicate resolution
+            assert kinds.count("executionCompleted") == 1
+        assert await integrity(app) == [("ok",)]
 
 
 async def test_worker_retrying_the_same_result_after_the_fault_is_accepted(
         tmp_path: Path) -> None:
-    app = daemon(tmp_path)
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
-            worker = Worker(channel, dapr_pb)
-            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
-                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
-            first = await worker.next("orchestratorRequest")
-            await worker.complete(first, actions=[schedule(dapr_pb, "act")])
-            activity = await worker.next("activityRequest")
-            async with storage_fault(app, "readonly"):
-                assert await worker.complete(activity) == grpc.StatusCode.UNAVAILABLE
-            # Retried at once with the same token (as a gRPC retry policy would).
-            assert await worker.complete(activity) == grpc.StatusCode.OK
-            turn = await worker.next("orchestratorRequest")
-            kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
-            assert kinds.count("taskCompleted") == 1
-            assert await worker.complete(turn, actions=[finish(dapr_pb, "ok")]) == \
-                grpc.StatusCode.OK
-            worker.stream.cancel()
+    app = fast_daemon(tmp_path)
+    async with flow_started(app) as (_, worker):
+        first = await worker.next("orchestratorRequest")
+        await worker.complete(first, actions=[schedule(dapr_pb, "act")])
+        activity = await worker.next("activityRequest")
+        async with storage_fault(app, "readonly"):
+            assert await worker.complete(activity) == grpc.StatusCode.UNAVAILABLE
+        # Retried at once with the same token (as a gRPC retry policy would).
+        await worker.accepted(activity)
+        turn = await worker.next("orchestratorRequest")
+        kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+        assert kinds.count("taskCompleted") == 1
+        await worker.accepted(turn, actions=[finish(dapr_pb, "ok")])
+        worker.stream.cancel()
 
 
 async def test_a_failing_store_does_not_make_the_worker_spin(tmp_path: Path) -> None:
-    app = daemon(tmp_path)
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
-            worker = Worker(channel, dapr_pb)
-            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
-                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
-            answers = 0
-            async with storage_fault(app, "readonly"):
-                loop = asyncio.get_running_loop()
-                until = loop.time() + 1.0
-                while (left := until - loop.time()) > 0:
-                    try:
-                        item = await asyncio.wait_for(worker.stream.read(), left)
-                    except TimeoutError:
-                        break
-                    code = await worker.complete(item, actions=[finish(dapr_pb, "ok")])
-                    assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)
-                    answers += 1
-            # Re-dispatches back off (0.05 s doubling to 0.4 s here): a handful, not a
-            # replay per round trip.
-            assert 2 <= answers <= 12, answers
-            worker.stream.cancel()  # a timed-out read cancelled it anyway
-            worker = Worker(channel, dapr_pb)
-            await worker.answer_until_accepted("orchestratorRequest",
-                                               actions=[finish(dapr_pb, "ok")])
-            worker.stream.cancel()
+    app = fast_daemon(tmp_path)
+    async with flow_started(app) as (channel, worker):
+        answers = 0
+        async with storage_fault(app, "readonly"):
+            loop = asyncio.get_running_loop()
+            until = loop.time() + 1.0
+            while (left := until - loop.time()) > 0:
+                try:
+                    item = await asyncio.wait_for(worker.stream.read(), left)
+                except TimeoutError:
+                    break
+                code = await worker.complete(item, actions=[finish(dapr_pb, "ok")])
+                assert code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND)
+                answers += 1
+        # Re-dispatches back off (0.05 s doubling to 0.4 s here): a handful, not a
+        # replay per round trip.
+        assert 2 <= answers <= 12, answers
+        worker.stream.cancel()  # a timed-out read cancelled it anyway
+        worker = Worker(channel, dapr_pb)
+        await worker.answer_until_accepted("orchestratorRequest",
+                                           actions=[finish(dapr_pb, "ok")])
+        worker.stream.cancel()
 
 
 async def test_a_timer_firing_during_the_fault_is_retried(tmp_path: Path) -> None:
-    app = daemon(tmp_path)
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
-            worker = Worker(channel, dapr_pb)
-            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
-                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
-            first = await worker.next("orchestratorRequest")
-            timer = dapr_pb.OrchestratorAction(id=0)
-            fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 200
-            timer.createTimer.fireAt.FromMilliseconds(fire_at)
-            async with storage_fault(app, "readonly"):
-                # Acknowledged before the fault; the timer comes due while it lasts.
-                store = store_of(app)
-                await store.execute_on_writer("PRAGMA query_only = OFF")
-                assert await worker.complete(first, actions=[timer]) == grpc.StatusCode.OK
-                await store.execute_on_writer("PRAGMA query_only = ON")
-                failed = store.stats.failed_transactions
+    app = fast_daemon(tmp_path)
+    async with flow_started(app) as (_, worker):
+        first = await worker.next("orchestratorRequest")
+        timer = dapr_pb.OrchestratorAction(id=0)
+        fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 200
+        timer.createTimer.fireAt.FromMilliseconds(fire_at)
+        async with storage_fault(app, "readonly"):
+            # Acknowledged before the fault; the timer comes due while it lasts.
+            store = store_of(app)
+            await store.execute_on_writer("PRAGMA query_only = OFF")
+            await worker.accepted(first, actions=[timer])
+            await store.execute_on_writer("PRAGMA query_only = ON")
+            failed = store.stats.failed_transactions
 
-                async def tried() -> bool:
-                    return store.stats.failed_transactions > failed
-                await eventually(tried, "the timer never tried to commit during the fault")
-            turn = await worker.next("orchestratorRequest")
-            kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
-            assert kinds.count("timerFired") == 1
-            assert await worker.complete(turn, actions=[finish(dapr_pb, "ok")]) == \
-                grpc.StatusCode.OK
-            worker.stream.cancel()
+            async def tried() -> bool:
+                return store.stats.failed_transactions > failed
+            await eventually(tried, "the timer never tried to commit during the fault")
+        turn = await worker.next("orchestratorRequest")
+        kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+        assert kinds.count("timerFired") == 1
+        await worker.accepted(turn, actions=[finish(dapr_pb, "ok")])
+        worker.stream.cancel()
 
 
 async def _run(*argv: str) -> bool:
@@ -427,37 +323,32 @@ async def test_a_real_full_filesystem(tmp_path: Path) -> None:
     if not await _run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)):
         pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
     try:
-        app = App(load(None, env={}, overrides={
-            "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
-            "listeners.http.port": 0, "store.sqlite.path": str(disk / "wf.db")}),
-            configure_logging=False)
-        async with running(app):
-            assert app.ports is not None
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr:
-                start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
-                acked = []
-                await asyncio.to_thread(_fill, disk / "filler")
-                error = None
-                for i in range(100):  # until SQLite needs space the WAL does not have
-                    request = dapr_pb.CreateInstanceRequest(instanceId=f"s{i}", name="wf")
-                    request.input.value = BIG
-                    try:
-                        await start(request, timeout=5)
-                    except grpc.aio.AioRpcError as exc:
-                        error = exc
-                        break
-                    acked.append(f"s{i}")
-                assert error is not None, "the full filesystem never refused a write"
-                assert error.code() == grpc.StatusCode.UNAVAILABLE, error
-                assert "database is full" in (error.details() or ""), error.details()
-                assert (await healthz(app))[0] == 503
-                await asyncio.to_thread((disk / "filler").unlink)
-                await eventually(lambda: _healthy(app), "no recovery after freeing space")
-                await start(request, timeout=5)
-                acked.append(request.instanceId)
-                for instance_id in acked:
-                    assert await exists(dapr, dapr_pb, instance_id), instance_id
-                assert await integrity(app) == [("ok",)]
+        app = daemon(disk / "wf.db")
+        async with running(app), channel_to(app, dapr_pb) as dapr:
+            start = unary(dapr, "StartInstance", dapr_pb.CreateInstanceResponse)
+            acked = []
+            await asyncio.to_thread(_fill, disk / "filler")
+            error = None
+            for i in range(100):  # until SQLite needs space the WAL does not have
+                request = dapr_pb.CreateInstanceRequest(instanceId=f"s{i}", name="wf")
+                request.input.value = BIG
+                try:
+                    await start(request, timeout=5)
+                except grpc.aio.AioRpcError as exc:
+                    error = exc
+                    break
+                acked.append(f"s{i}")
+            assert error is not None, "the full filesystem never refused a write"
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            assert "database is full" in (error.details() or ""), error.details()
+            assert (await healthz(app))[0] == 503
+            await asyncio.to_thread((disk / "filler").unlink)
+            await eventually(lambda: _healthy(app), "no recovery after freeing space")
+            await start(request, timeout=5)
+            acked.append(request.instanceId)
+            for instance_id in acked:
+                assert await exists(dapr, dapr_pb, instance_id), instance_id
+            assert await integrity(app) == [("ok",)]
     finally:
         # Busy only if the store leaked a file handle (it once did after a failed commit).
         unmounted = await _run("umount", str(disk))
@@ -474,45 +365,34 @@ async def test_work_that_backed_off_goes_as_soon_as_the_store_recovers(
         tmp_path: Path) -> None:
     # Backoffs of 30 s: without the recovery signal nothing below could happen within
     # the 10 s each wait allows, so the test fails rather than slowing down.
-    app = App(load(None, env={}, overrides={
-        "listeners.dapr_grpc.port": 0, "listeners.durabletask_grpc.port": 0,
-        "listeners.http.port": 0, "store.sqlite.path": str(tmp_path / "wf.db"),
+    app = daemon(tmp_path / "wf.db", {
         "work_items.redispatch_initial": 30, "work_items.redispatch_max": 60,
-        "reminders.retry_initial": 30, "reminders.retry_max": 60}), configure_logging=False)
-    async with running(app):
-        assert app.ports is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
-            worker = Worker(channel, dapr_pb)
-            await unary(channel, "StartInstance", dapr_pb.CreateInstanceResponse)(
-                dapr_pb.CreateInstanceRequest(instanceId="wf", name="flow"), timeout=5)
-            first = await worker.next("orchestratorRequest")
-            timer = dapr_pb.OrchestratorAction(id=2)
-            fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 300
-            timer.createTimer.fireAt.FromMilliseconds(fire_at)
-            assert await worker.complete(first, actions=[schedule(dapr_pb, "step"), timer]) \
-                == grpc.StatusCode.OK
-            activity = await worker.next("activityRequest")
-            store = store_of(app)
-            async with storage_fault(app, "readonly"):
-                failed = store.stats.failed_transactions
-                # The worker's result is refused and, like the SDKs, it does not retry.
-                assert await worker.complete(activity, result=wrappers_pb2.StringValue(
-                    value='"r"')) == grpc.StatusCode.UNAVAILABLE
+        "reminders.retry_initial": 30, "reminders.retry_max": 60})
+    async with flow_started(app) as (_, worker):
+        first = await worker.next("orchestratorRequest")
+        timer = dapr_pb.OrchestratorAction(id=2)
+        fire_at = first.orchestratorRequest.newEvents[0].timestamp.ToMilliseconds() + 300
+        timer.createTimer.fireAt.FromMilliseconds(fire_at)
+        await worker.accepted(first, actions=[schedule(dapr_pb, "step"), timer])
+        activity = await worker.next("activityRequest")
+        store = store_of(app)
+        async with storage_fault(app, "readonly"):
+            failed = store.stats.failed_transactions
+            # The worker's result is refused and, like the SDKs, it does not retry.
+            assert await worker.complete(activity, result=wrappers_pb2.StringValue(
+                value='"r"')) == grpc.StatusCode.UNAVAILABLE
 
-                async def timer_tried() -> bool:  # the result and the timer both failed
-                    return store.stats.failed_transactions >= failed + 2
-                await eventually(timer_tried, "the timer never tried to commit")
-            again = await worker.next("activityRequest")  # taken back now, not in 30 s
-            assert again.activityRequest.taskId == activity.activityRequest.taskId
-            assert await worker.complete(again, result=wrappers_pb2.StringValue(
-                value='"r"')) == grpc.StatusCode.OK
-            seen: list[str] = []
-            while "timerFired" not in seen or "taskCompleted" not in seen:
-                turn = await worker.next("orchestratorRequest")
-                seen += [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
-                done = "timerFired" in seen and "taskCompleted" in seen
-                assert await worker.complete(
-                    turn, actions=[finish(dapr_pb, "ok")] if done else []) == \
-                    grpc.StatusCode.OK
-            assert seen.count("timerFired") == 1 and seen.count("taskCompleted") == 1
-            worker.stream.cancel()
+            async def timer_tried() -> bool:  # the result and the timer both failed
+                return store.stats.failed_transactions >= failed + 2
+            await eventually(timer_tried, "the timer never tried to commit")
+        again = await worker.next("activityRequest")  # taken back now, not in 30 s
+        assert again.activityRequest.taskId == activity.activityRequest.taskId
+        await worker.accepted(again, result=wrappers_pb2.StringValue(value='"r"'))
+        seen: list[str] = []
+        while "timerFired" not in seen or "taskCompleted" not in seen:
+            turn = await worker.next("orchestratorRequest")
+            seen += [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
+            done = "timerFired" in seen and "taskCompleted" in seen
+            await worker.accepted(turn, actions=[finish(dapr_pb, "ok")] if done else [])
+        assert seen.count("timerFired") == 1 and seen.count("taskCompleted") == 1
+        worker.stream.cancel()
