@@ -22,6 +22,7 @@ from wfsidecar.engine.history import (
     task_completed,
     task_failed,
     timer_fired,
+    unfired_timers,
 )
 from wfsidecar.engine.outbox import (
     DeliverEvent,
@@ -72,4 +73,5 @@ __all__ = [
     "task_completed",
     "task_failed",
     "timer_fired",
+    "unfired_timers",
 ]

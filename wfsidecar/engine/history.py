@@ -8,7 +8,7 @@ action id (protocol.md §5.1); those are built in ``actions.py`` with ``event_id
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
@@ -101,6 +101,12 @@ def timer_fired(timer_id: int, fire_at: Timestamp | int, now_ms: int) -> pb.Hist
     else:
         event.timerFired.fireAt.CopyFrom(fire_at)
     return event
+
+
+def unfired_timers(history: Sequence[pb.HistoryEvent]) -> list[pb.HistoryEvent]:
+    """The TimerCreated events of ``history`` that no TimerFired has resolved."""
+    fired = {e.timerFired.timerId for e in history if e.HasField("timerFired")}
+    return [e for e in history if e.HasField("timerCreated") and e.eventId not in fired]
 
 
 def task_completed(task_id: int, result: str | None, now_ms: int,

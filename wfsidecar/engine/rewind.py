@@ -74,7 +74,6 @@ def failed_children(past: Sequence[pb.HistoryEvent]) -> list[str]:
 def pending_timers(history: Sequence[pb.HistoryEvent], now_ms: int) -> list[ScheduleTimer]:
     """Timers of a rewound history that have not fired: the failure dropped their
     reminders (a terminal instance keeps none), so the reopened instance re-arms them."""
-    fired = {e.timerFired.timerId for e in history if e.HasField("timerFired")}
     return [ScheduleTimer(e.eventId, e.timerCreated.fireAt.ToMilliseconds(),
                           h.timer_fired(e.eventId, e.timerCreated.fireAt, now_ms))
-            for e in history if e.HasField("timerCreated") and e.eventId not in fired]
+            for e in h.unfired_timers(history)]

@@ -55,10 +55,12 @@ def execution_tag(execution_id: str) -> str:
     return hashlib.sha256(execution_id.encode()).hexdigest()[:16]
 
 
-def addressed_execution(reminder_name: str) -> str | None:
-    """The execution tag an ``evt-*`` reminder is meant for, or None if it is for any."""
-    parts = reminder_name.split("-")
-    return parts[3] if len(parts) == 4 else None
+def read_event_reminder(name: str) -> tuple[str, str | None]:
+    """(sender dialect, execution tag or None if meant for any) of an ``evt-*`` reminder
+    name written by ``send`` (names from before dialects were recorded mean Dapr)."""
+    parts = name.split("-")
+    dialect = parts[1] if len(parts) >= 3 else "dapr"
+    return dialect, parts[3] if len(parts) == 4 else None
 
 
 def send_entity(ctx: TurnContext, entity_id: str, event: pb.HistoryEvent, due_ms: int) -> None:
@@ -109,6 +111,11 @@ def timer_reminder(generation: int, timer_id: int) -> str:
     return f"timer-{generation}-{timer_id}"
 
 
+def timer_generation(name: str) -> int:
+    """The generation a ``timer_reminder`` name belongs to."""
+    return int(name.split("-")[1])
+
+
 def drop_pending_timers(ctx: TurnContext, generation: int,
                         history: Sequence[pb.HistoryEvent]) -> None:
     """The generation ended (completed, failed, terminated, continued as new, replaced):
@@ -118,10 +125,8 @@ def drop_pending_timers(ctx: TurnContext, generation: int,
     terminal), but its reminder row would stay until it fired, and SDKs create timers
     that never fire: an external-event wait without a timeout is a timer at 9999-12-31.
     """
-    fired = {e.timerFired.timerId for e in history if e.HasField("timerFired")}
-    for event in history:
-        if event.HasField("timerCreated") and event.eventId not in fired:
-            ctx.delete_reminder(timer_reminder(generation, event.eventId))
+    for event in engine.unfired_timers(history):
+        ctx.delete_reminder(timer_reminder(generation, event.eventId))
 
 
 def delete_open_activities(ctx: TurnContext, instance_id: str, generation: int,

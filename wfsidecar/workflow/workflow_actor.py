@@ -101,26 +101,24 @@ class WorkflowActor:
         if name == RUN:
             return self._run(ctx, state)
         if name.startswith("timer-"):
-            generation = int(name.split("-")[1])
-            if state.exists and generation == state.generation:
+            if state.exists and effects.timer_generation(name) == state.generation:
                 self._accept(ctx, state, pb.HistoryEvent.FromString(data))
             return ReminderResult.DONE
         if name.startswith("evt-"):
             event = pb.HistoryEvent.FromString(data)
+            dialect, tag = effects.read_event_reminder(name)
             if event.HasField("executionStarted"):
-                parts = name.split("-")
-                dialect = parts[1] if len(parts) >= 3 else "dapr"
                 self._create_child(ctx, state, event, dialect)
-            elif state.exists and self._addressed_here(state, name):
+            elif state.exists and self._addressed_here(state, tag, name):
                 self._accept(ctx, state, event)
             return ReminderResult.DONE
         logger.warning("workflow %s: unknown reminder %s dropped", self.instance_id, name)
         return ReminderResult.DONE
 
-    def _addressed_here(self, state: WorkflowState, reminder_name: str) -> bool:
+    def _addressed_here(self, state: WorkflowState, wanted: str | None,
+                        reminder_name: str) -> bool:
         """A child's result names the parent execution that started it; a parent since
         re-created or continued as new drops it (engine.md §7 hazard 34)."""
-        wanted = effects.addressed_execution(reminder_name)
         view = projection.view(self.instance_id, state)
         if wanted is None or view is None or effects.execution_tag(view.execution_id) == wanted:
             return True
