@@ -41,6 +41,8 @@ from wfsidecar.store.sqlite import SqliteStore
 
 BIG = "x" * 48_000  # needs a dozen new pages: refused on a full disk
 MESSAGES = {"full": "database is full", "readonly": "database is read-only"}
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 FAULTS = pytest.mark.parametrize("fault", ["full", "readonly"])
 
 
@@ -114,6 +116,8 @@ async def test_client_requests_get_unavailable_and_health_recovers(
         await dapr_start(dapr_pb.CreateInstanceRequest(instanceId="before", name="wf"),
                          timeout=5)
         acked.append("before")
+        watch = health_pb2_grpc.HealthStub(ms).Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == SERVING
         async with storage_fault(app, fault):
             big = dapr_pb.CreateInstanceRequest(instanceId="during", name="wf")
             big.input.value = BIG
@@ -139,11 +143,15 @@ async def test_client_requests_get_unavailable_and_health_recovers(
             assert status == 503 and MESSAGES[fault] in body
             assert not await grpc_serving(dapr)
             assert not await grpc_serving(ms)
+            # A watcher is told too, not just a prober.
+            assert (await asyncio.wait_for(watch.read(), 5)).status == NOT_SERVING
 
         # Nothing else writes now: the store's own probe brings readiness back.
         async def ready() -> bool:
             return (await healthz(app))[0] == 204 and await grpc_serving(ms)
         await eventually(ready, "readiness never came back after the fault cleared")
+        assert (await asyncio.wait_for(watch.read(), 5)).status == SERVING
+        watch.cancel()
         await dapr_start(big, timeout=5)  # the client's retry now succeeds
         acked.append("during")
         assert not await exists(ms, ms_pb, "during-ms")  # refused: simply absent

@@ -7,6 +7,8 @@ before start.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -17,6 +19,8 @@ from wfsidecar.errors import StartupError
 from wfsidecar.health import FaultSource, Phase
 
 logger = logging.getLogger(__name__)
+
+_FAULT_POLL_SECONDS = 1.0
 
 # grpc enables SO_REUSEPORT by default on Linux, which lets a second daemon bind the same
 # port and silently split the traffic. Turn it off so a taken port fails start-up.
@@ -44,21 +48,43 @@ def transport_limit(max_message_size: int) -> int:
 class _HealthServicer(health.aio.HealthServicer):
     """grpc's health service, answering NOT_SERVING while a fault source reports one.
 
-    ``Check`` consults the sources on every call, so the status recovers with the fault;
-    ``Watch`` streams only the lifecycle phase (probes use ``Check``).
+    ``Check`` consults the sources on every call, so a probe sees a fault at once;
+    ``Watch`` streams changes, so ``track_faults`` re-publishes the status when a fault
+    starts or clears (a watcher would otherwise see SERVING through a full disk).
     """
+
+    _SERVING: int = health_pb2.HealthCheckResponse.SERVING
+    _NOT_SERVING: int = health_pb2.HealthCheckResponse.NOT_SERVING
 
     def __init__(self, fault: FaultSource) -> None:
         super().__init__()
         self._fault = fault
+        self._phase_status: int = self._NOT_SERVING
+        self._published: int | None = None
 
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 - grpc's name
         response = await super().Check(request, context)
-        serving = health_pb2.HealthCheckResponse.SERVING
-        if response.status == serving and self._fault() is not None:
-            return health_pb2.HealthCheckResponse(
-                status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        if response.status == self._SERVING and self._fault() is not None:
+            return health_pb2.HealthCheckResponse(status=self._NOT_SERVING)
         return response
+
+    async def set_phase_status(self, status: int) -> None:
+        self._phase_status = status
+        await self._publish()
+
+    async def track_faults(self, interval: float) -> None:
+        """Re-publish whenever the fault sources change; runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            await self._publish()
+
+    async def _publish(self) -> None:
+        status = self._phase_status
+        if status == self._SERVING and self._fault() is not None:
+            status = self._NOT_SERVING
+        if status != self._published:
+            self._published = status
+            await self.set("", status)
 
 
 def _no_fault() -> str | None:
@@ -90,6 +116,7 @@ class GrpcListener:
         self.server = grpc.aio.server(options=options)
         self._health = _HealthServicer(fault)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
+        self._fault_tracker: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         """Bind and start; return the bound port.
@@ -114,11 +141,19 @@ class GrpcListener:
                 logger.debug("no IPv6 loopback for %s listener", self.name)
         await self.server.start()
         self.port = bound
+        # The store's own idle probe runs once a second, so faults change no faster.
+        self._fault_tracker = asyncio.create_task(
+            self._health.track_faults(_FAULT_POLL_SECONDS), name=f"{self.name}-health")
         logger.info("%s gRPC listener on %s:%d", self.name, self.host, bound)
         return bound
 
     async def stop(self, grace: float) -> None:
         """Refuse new calls and give in-flight ones ``grace`` seconds to finish."""
+        if self._fault_tracker is not None:
+            self._fault_tracker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fault_tracker
+            self._fault_tracker = None
         await self.server.stop(grace)
 
     async def set_phase(self, phase: Phase) -> None:
@@ -128,4 +163,4 @@ class GrpcListener:
             if phase is Phase.READY
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        await self._health.set("", status)
+        await self._health.set_phase_status(status)
