@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from wfsidecar.types import ActorRef
 
@@ -50,6 +50,15 @@ class Actor(Protocol):
     async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
         """Handle a reminder firing. Raising rolls the turn back and counts as RETRY."""
         ...
+
+
+@runtime_checkable
+class Discardable(Protocol):
+    """An actor that holds something outside the store (e.g. a work item out with a
+    worker) and must let go of it when the runtime throws the instance away after a
+    failed turn; the rebuilt instance does not know about it."""
+
+    def on_discard(self) -> None: ...
 
 
 class ActorHost(Protocol):

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from wfsidecar.actors.base import Actor, ActorFactory
+from wfsidecar.actors.base import Actor, ActorFactory, Discardable
 from wfsidecar.actors.turn import TurnContext
 from wfsidecar.clock import Clock
 from wfsidecar.errors import (
@@ -197,6 +197,8 @@ class ActorRuntime:
         return activation
 
     def _reset(self, ref: ActorRef, activation: _Activation) -> None:
+        if isinstance(activation.actor, Discardable):
+            activation.actor.on_discard()
         activation.actor = self._factories[ref.type](ref, self)
         activation.state = None
         activation.generation += 1

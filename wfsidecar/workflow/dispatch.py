@@ -20,7 +20,14 @@ from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow.redispatch import RedispatchTimers
-from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
+from wfsidecar.workflow.work_item import (
+    Accepts,
+    Kind,
+    PoisonReports,
+    WorkItem,
+    accept_all,
+    first_wanted,
+)
 
 # Re-exported: actors, the gRPC services and tests import these from here.
 __all__ = ["Accepts", "Kind", "WorkItem", "WorkItemDispatcher"]
@@ -33,17 +40,15 @@ class WorkItemDispatcher:
 
     def __init__(self, *, max_attempts: int = 5, backoff_initial: float = 1.0,
                  backoff_max: float = 60.0) -> None:
-        # A work item whose dispatch ends with its stream (worker crashed or went away)
-        # goes out again; after ``max_attempts`` such dispatches it is poison: handed to
-        # its ``on_poison`` callback instead of crashing workers forever (issue #5).
+        # Work whose stream ends goes out again; after ``max_attempts`` such dispatches it
+        # is poison, handed to ``on_poison`` instead of crashing workers forever.
         self._max_attempts = max_attempts
         self._timers = RedispatchTimers(backoff_initial=backoff_initial,
                                         backoff_max=backoff_max, requeue=self._requeue,
                                         take_back=self._take_back)
         self._poisoned = PoisonReports()
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
-        # Streams waiting for work, per dialect; an item goes straight to the first of them
-        # whose filter accepts it.
+        # Streams waiting for work, per dialect; an item goes to the first that accepts it.
         self._waiters: dict[str, deque[tuple[asyncio.Future[WorkItem], Accepts]]] = (
             defaultdict(deque))
         self._stream_filter: dict[int, Accepts] = {}
@@ -92,7 +97,7 @@ class WorkItemDispatcher:
         accepts = self._stream_filter.get(stream, accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
         # Items no connected worker accepts stay queued (their instance stays PENDING).
-        found = next((i for i in queue if accepts(i)), None)
+        found = first_wanted(queue, accepts)
         if found is not None:
             queue.remove(found)
             item = found
@@ -159,17 +164,14 @@ class WorkItemDispatcher:
         """Apply a worker's result for a dispatched item, then forget the item.
 
         Raises:
-            NotFoundError: no dispatch matches (stale token, already completed, unknown),
-                or its owner no longer wants it (superseded); the item is dropped.
-            StoreError: the result could not be committed. The item stays dispatched, so
-                the worker may retry the same result; if it has not after a backoff, the
-                item goes out again (to a worker that gave up on it, as SDKs do).
+            NotFoundError: no dispatch matches (stale, done, unknown, superseded).
+            StoreError: the result could not be committed. The item stays dispatched for
+                the worker to retry; if it has not after a backoff, the item goes out again.
             Whatever else applying the result raises (the item then stays dispatched).
         """
         item = self._find(kind, token, instance_id, task_id)
         assert item.on_complete is not None
-        # Claim it first: a duplicate completion racing this one must find nothing, or an
-        # activity result could be appended twice.
+        # Claim it first: a racing duplicate must find nothing (no double append).
         self._forget(item)
         try:
             await item.on_complete(item, result)
@@ -190,18 +192,14 @@ class WorkItemDispatcher:
         """A worker's result for a dispatched item can never be applied (e.g. it is larger
         than the message limit): report the item as poison with ``reason`` now.
 
-        Raises:
-            NotFoundError: no dispatch matches.
-        """
+        Raises NotFoundError if no dispatch matches."""
         self.reject(self._find(kind, token, instance_id, task_id), reason)
 
     def abandon(self, kind: Kind, token: str, *, delay: float = 1.0) -> None:
         """The worker gave the item back (e.g. versioning REJECT): re-queue it after a
         short delay, so a worker that rejects everything cannot spin the daemon.
 
-        Raises:
-            NotFoundError: the token is not a current dispatch.
-        """
+        Raises NotFoundError if the token is not a current dispatch."""
         item = self._pending.get(token)
         if item is None or item.kind != kind:
             raise NotFoundError(f"unknown work item token {token!r} (already completed, "
@@ -215,6 +213,8 @@ class WorkItemDispatcher:
         if self._closed or self._pending.get(token) is not item:
             return  # answered, released or dropped meanwhile
         self._forget(item)
+        if item.superseded:
+            return  # its owner re-issued the work after the failed commit
         item.stream = None
         item.attempts -= 1  # its worker did not go away; the store failed
         self._hand(item, front=True)
@@ -283,6 +283,8 @@ class WorkItemDispatcher:
             self._by_stream.get(item.stream, set()).discard(item.token)
 
     def _hand(self, item: WorkItem, *, front: bool) -> None:
+        if item.superseded:
+            return
         waiters = self._waiters[item.dialect]
         for entry in list(waiters):
             waiter, accepts = entry

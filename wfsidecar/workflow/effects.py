@@ -55,6 +55,14 @@ def execution_tag(execution_id: str) -> str:
     return hashlib.sha256(execution_id.encode()).hexdigest()[:16]
 
 
+def addressed_here(instance_id: str, state: WorkflowState, wanted: str | None) -> bool:
+    """Whether an event tagged for execution ``wanted`` (None: any) is for the current
+    one: a child's result names the parent execution that started it, and a parent since
+    re-created or continued as new must drop it (engine.md §7 hazard 34)."""
+    current = projection.view(instance_id, state)
+    return wanted is None or current is None or execution_tag(current.execution_id) == wanted
+
+
 def read_event_reminder(name: str) -> tuple[str, str | None]:
     """(sender dialect, execution tag or None if meant for any) of an ``evt-*`` reminder
     name written by ``send`` (names from before dialects were recorded mean Dapr)."""

@@ -162,6 +162,13 @@ class EntityActor:
         self._save_meta(ctx)
         ctx.set_reminder(RUN, due_ms=ctx.now_ms)
 
+    def on_discard(self) -> None:
+        """Thrown away after a failed turn: the rebuilt actor dispatches its own batch, so
+        the one out with a worker must never be sent again (it would be refused)."""
+        if self._dispatch is not None:
+            self._dispatch[0].superseded = True
+            self._dispatch = None
+
     # -- turns ---------------------------------------------------------------------
 
     def _run(self, ctx: TurnContext) -> ReminderResult:
@@ -214,6 +221,8 @@ class EntityActor:
     def _complete(self, ctx: TurnContext, completion: Completion) -> None:
         if self._dispatch is None or self._dispatch[0] is not completion.item:
             raise NotFoundError(f"unknown entity work item for {self.entity_id} (stale)")
+        # Applied now; or, if this turn fails, the rebuilt actor dispatches the batch anew.
+        completion.item.superseded = True
         batch = self._dispatch[1]
         result = pb.EntityBatchResult.FromString(completion.response)
         if result.HasField("failureDetails") and not result.results:

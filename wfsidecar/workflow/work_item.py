@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -37,6 +38,10 @@ class WorkItem:
     stream: int | None = None
     attempts: int = 0
     done: bool = False
+    # Set by its owner when it no longer wants an answer (it issued newer work for the
+    # instance, or was rebuilt after a failed turn): the dispatcher never sends it again,
+    # since a worker would only replay it to have its answer refused as stale.
+    superseded: bool = False
     # Which wire dialect can run it: a worker only gets work its SDK family started.
     dialect: str = "dapr"
     # Orchestration or activity name and version, for workers' work-item filters.
@@ -51,6 +56,22 @@ Accepts = Callable[[WorkItem], bool]
 def accept_all(item: WorkItem) -> bool:
     """The filter of a worker that sent none: it runs every item of its dialect."""
     return True
+
+
+def first_wanted(queue: deque[WorkItem], accepts: Accepts) -> WorkItem | None:
+    """The first queued item ``accepts`` takes; superseded ones met on the way are
+    dropped from ``queue``."""
+    stale: list[WorkItem] = []
+    found = None
+    for item in queue:
+        if item.superseded:
+            stale.append(item)
+        elif accepts(item):
+            found = item
+            break
+    for item in stale:
+        queue.remove(item)
+    return found
 
 
 class PoisonReports:

@@ -60,6 +60,15 @@ class WorkflowActor:
         self._state: WorkflowState | None = None
         self._dispatch: _Dispatch | None = None
 
+    def on_discard(self) -> None:
+        """Thrown away after a failed turn: the rebuilt actor dispatches the turn anew."""
+        self._drop_dispatch()
+
+    def _drop_dispatch(self) -> None:
+        if self._dispatch is not None:
+            self._dispatch.item.superseded = True
+            self._dispatch = None
+
     # -- calls -------------------------------------------------------------------------
 
     async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
@@ -109,22 +118,14 @@ class WorkflowActor:
             dialect, tag = effects.read_event_reminder(name)
             if event.HasField("executionStarted"):
                 self._create_child(ctx, state, event, dialect)
-            elif state.exists and self._addressed_here(state, tag, name):
+            elif state.exists and effects.addressed_here(self.instance_id, state, tag):
                 self._accept(ctx, state, event)
+            elif state.exists:
+                logger.info("workflow %s: result for an earlier execution dropped (%s)",
+                            self.instance_id, name)
             return ReminderResult.DONE
         logger.warning("workflow %s: unknown reminder %s dropped", self.instance_id, name)
         return ReminderResult.DONE
-
-    def _addressed_here(self, state: WorkflowState, wanted: str | None,
-                        reminder_name: str) -> bool:
-        """A child's result names the parent execution that started it; a parent since
-        re-created or continued as new drops it (engine.md §7 hazard 34)."""
-        view = projection.view(self.instance_id, state)
-        if wanted is None or view is None or effects.execution_tag(view.execution_id) == wanted:
-            return True
-        logger.info("workflow %s: result for an earlier execution dropped (%s)",
-                    self.instance_id, reminder_name)
-        return False
 
     # -- state ---------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class WorkflowActor:
         state.inbox, state.history, state.custom_status = [], [], None
         state.trace = None
         state.generation += 1
-        self._dispatch = None
+        self._drop_dispatch()
 
     def _accept(self, ctx: TurnContext, state: WorkflowState, event: pb.HistoryEvent) -> None:
         """Queue an event for the next turn (dropped once the instance is terminal, except
@@ -260,6 +261,8 @@ class WorkflowActor:
         if dispatch is None or dispatch.item is not completion.item:
             raise NotFoundError(
                 f"unknown instance ID/task ID combo: {self.instance_id} (stale completion)")
+        # Applied now; or, if this turn fails, the rebuilt actor dispatches the turn anew.
+        completion.item.superseded = True
         apply_completion(ctx, self.instance_id, state, dispatch.turn, dispatch.consumed,
                          completion.response)
         self._dispatch = None
@@ -288,7 +291,7 @@ class WorkflowActor:
         outcome = effects.purge(ctx, self.instance_id, state, force=cmd.force)
         if outcome.purged:
             self._state = WorkflowState([], [], None, 0)
-            self._dispatch = None
+            self._drop_dispatch()
             ctx.on_commit(lambda: self._on_change(self.instance_id, None))
         return outcome
 
