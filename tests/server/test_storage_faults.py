@@ -148,8 +148,10 @@ async def test_client_requests_get_unavailable_and_health_recovers(
 
         # Nothing else writes now: the store's own probe brings readiness back.
         async def ready() -> bool:
-            return (await healthz(app))[0] == 204 and await grpc_serving(ms)
+            return (await healthz(app))[0] == 204
         await eventually(ready, "readiness never came back after the fault cleared")
+        # Check reads the same fault state as healthz: no lag behind it.
+        assert await grpc_serving(ms) and await grpc_serving(dapr)
         assert (await asyncio.wait_for(watch.read(), 5)).status == SERVING
         watch.cancel()
         await dapr_start(big, timeout=5)  # the client's retry now succeeds

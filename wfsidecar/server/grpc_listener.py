@@ -63,10 +63,9 @@ class _HealthServicer(health.aio.HealthServicer):
         self._published: int | None = None
 
     async def Check(self, request: Any, context: Any) -> Any:  # noqa: N802 - grpc's name
-        response = await super().Check(request, context)
-        if response.status == self._SERVING and self._fault() is not None:
-            return health_pb2.HealthCheckResponse(status=self._NOT_SERVING)
-        return response
+        if request.service:
+            return await super().Check(request, context)
+        return health_pb2.HealthCheckResponse(status=self._current())
 
     async def set_phase_status(self, status: int) -> None:
         self._phase_status = status
@@ -78,10 +77,13 @@ class _HealthServicer(health.aio.HealthServicer):
             await asyncio.sleep(interval)
             await self._publish()
 
+    def _current(self) -> int:
+        if self._phase_status == self._SERVING and self._fault() is not None:
+            return self._NOT_SERVING
+        return self._phase_status
+
     async def _publish(self) -> None:
-        status = self._phase_status
-        if status == self._SERVING and self._fault() is not None:
-            status = self._NOT_SERVING
+        status = self._current()
         if status != self._published:
             self._published = status
             await self.set("", status)
