@@ -70,7 +70,8 @@ KNOWN_REFERENCE_GAPS: dict[str, dict[str, Any]] = {
     "wait_unknown_instance": {
         "reason": "protocol.md §3.2: WaitForInstanceStart/Completion return exists=false "
                   "immediately for an unknown instance (the client maps that to None); the "
-                  "reference long-polls until the client deadline (TimeoutError).",
+                  "reference long-polls until the client deadline (then None or "
+                  "TimeoutError, by timing).",
         "expected": {"wait_start": None, "wait_completion": None},
     },
     "sub_orchestration_parent_id": {
