@@ -1,6 +1,7 @@
 """``make chaos``: the chaos run at full size, printing the results table.
 
   python -m tests.chaos [--workflows 10000] [--kills 10] [--window 200] [--seed N]
+                        [--sdk dapr|ms]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tests.chaos.harness import run_chaos
+from tests.chaos.sdks import SDKS
 
 
 def main() -> int:
@@ -21,15 +23,17 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=200,
                         help="most instances in progress at once")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--sdk", choices=sorted(SDKS), default="dapr",
+                        help="the worker: Dapr's SDK, or Microsoft's (adds a durable entity)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the database and logs go (default: a new temp dir)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wfsidecar-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"chaos: {args.workflows} workflows, {args.kills} kills, workdir {workdir}",
-          flush=True)
+    print(f"chaos: {args.workflows} workflows, {args.kills} kills, {args.sdk} SDK, "
+          f"workdir {workdir}", flush=True)
     report = asyncio.run(run_chaos(workdir, workflows=args.workflows, kills=args.kills,
-                                   window=args.window, seed=args.seed))
+                                   window=args.window, seed=args.seed, sdk=args.sdk))
     print(report.table())
     for problem in report.problems[:50]:
         print("PROBLEM:", problem)

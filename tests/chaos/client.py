@@ -1,4 +1,4 @@
-"""The harness's management client: Dapr-dialect RPCs that ride out daemon restarts.
+"""The harness's management client: RPCs of either dialect that ride out daemon restarts.
 
 While the daemon is down (or dies mid-call) an RPC fails with UNAVAILABLE or hits its
 deadline; ``call`` retries it until ``patience`` runs out. A retried write may already
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import ModuleType
 from typing import Any
 
 import grpc
@@ -23,13 +24,17 @@ from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 SERVICE = "/TaskHubSidecarService/"
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                        grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN})
+# The same numbers in both dialects (the Microsoft one lacks only STALLED).
 STATUS_NAMES = {v: k.removeprefix("ORCHESTRATION_STATUS_")
                 for k, v in pb.OrchestrationStatus.items()}
 
 
 class ChaosClient:
-    def __init__(self, channel: grpc.aio.Channel, *, patience: float = 120) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, dialect: ModuleType = pb,
+                 patience: float = 120) -> None:
+        """``dialect``: the generated proto module of the listener ``channel`` reaches."""
         self._channel = channel
+        self._pb = dialect
         self._patience = patience
         self.retries = 0
 
@@ -51,9 +56,9 @@ class ChaosClient:
                 self.retries += 1
                 await asyncio.sleep(0.05)
 
-    async def get(self, instance_id: str) -> pb.OrchestrationState | None:
-        found = await self.call("GetInstance", pb.GetInstanceRequest(
-            instanceId=instance_id, getInputsAndOutputs=True), pb.GetInstanceResponse)
+    async def get(self, instance_id: str) -> Any:
+        found = await self.call("GetInstance", self._pb.GetInstanceRequest(
+            instanceId=instance_id, getInputsAndOutputs=True), self._pb.GetInstanceResponse)
         return found.orchestrationState if found.exists else None
 
     async def status(self, instance_id: str) -> str | None:
@@ -61,7 +66,7 @@ class ChaosClient:
         return None if state is None else STATUS_NAMES[state.orchestrationStatus]
 
     async def start(self, instance_id: str, workflow: str, value: object) -> None:
-        request = pb.CreateInstanceRequest(instanceId=instance_id, name=workflow,
+        request = self._pb.CreateInstanceRequest(instanceId=instance_id, name=workflow,
                                            input=wrappers_pb2.StringValue(value=json.dumps(value)))
         while True:
             # A start acknowledged by a daemon that died before answering is already in
@@ -69,7 +74,7 @@ class ChaosClient:
             if await self.get(instance_id) is not None:
                 return
             try:
-                await self.call("StartInstance", request, pb.CreateInstanceResponse,
+                await self.call("StartInstance", request, self._pb.CreateInstanceResponse,
                                 ok=frozenset({grpc.StatusCode.ALREADY_EXISTS}))
                 return
             except grpc.aio.AioRpcError as exc:
@@ -77,29 +82,32 @@ class ChaosClient:
                     raise
 
     async def raise_event(self, instance_id: str, name: str, value: object) -> None:
-        await self.call("RaiseEvent", pb.RaiseEventRequest(
+        await self.call("RaiseEvent", self._pb.RaiseEventRequest(
             instanceId=instance_id, name=name,
-            input=wrappers_pb2.StringValue(value=json.dumps(value))), pb.RaiseEventResponse)
+            input=wrappers_pb2.StringValue(value=json.dumps(value))),
+            self._pb.RaiseEventResponse)
 
     async def suspend(self, instance_id: str) -> None:
-        await self.call("SuspendInstance", pb.SuspendRequest(instanceId=instance_id),
-                        pb.SuspendResponse)
+        await self.call("SuspendInstance", self._pb.SuspendRequest(instanceId=instance_id),
+                        self._pb.SuspendResponse)
 
     async def resume(self, instance_id: str) -> None:
-        await self.call("ResumeInstance", pb.ResumeRequest(instanceId=instance_id),
-                        pb.ResumeResponse)
+        await self.call("ResumeInstance", self._pb.ResumeRequest(instanceId=instance_id),
+                        self._pb.ResumeResponse)
 
     async def terminate(self, instance_id: str) -> None:
         # A repeat after a lost acknowledgement finds the instance already terminal.
-        await self.call("TerminateInstance", pb.TerminateRequest(instanceId=instance_id),
-                        pb.TerminateResponse, ok=frozenset({grpc.StatusCode.FAILED_PRECONDITION}))
+        await self.call("TerminateInstance", self._pb.TerminateRequest(
+            instanceId=instance_id), self._pb.TerminateResponse,
+            ok=frozenset({grpc.StatusCode.FAILED_PRECONDITION}))
 
     async def purge(self, instance_id: str) -> None:
-        await self.call("PurgeInstances", pb.PurgeInstancesRequest(instanceId=instance_id),
-                        pb.PurgeInstancesResponse, ok=frozenset({grpc.StatusCode.NOT_FOUND}))
+        await self.call("PurgeInstances", self._pb.PurgeInstancesRequest(
+            instanceId=instance_id), self._pb.PurgeInstancesResponse,
+            ok=frozenset({grpc.StatusCode.NOT_FOUND}))
 
     async def wait_terminal(self, instance_id: str, *, poll: float = 0.2,
-                            patience: float = 300) -> pb.OrchestrationState:
+                            patience: float = 300) -> Any:
         """Poll until the instance is terminal (polling, not a long poll: long polls
         would pile up thousands of parked calls per restart at 10,000 workflows)."""
         deadline = time.monotonic() + patience

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from tests.chaos.client import STATUS_NAMES, ChaosClient
-from tests.chaos.workload import Drive, Expected, kind_of
+from tests.chaos.workload import KINDS, Drive, Expected, Kind, kind_of
 
 
 @dataclass
@@ -62,9 +62,10 @@ async def wait_status(client: ChaosClient, instance_id: str, wanted: str,
     return False
 
 
-async def drive(client: ChaosClient, instance_id: str, n: int, luck: float) -> Outcome:
+async def drive(client: ChaosClient, instance_id: str, n: int, luck: float,
+                kinds: tuple[Kind, ...] = KINDS) -> Outcome:
     """Run instance ``n`` through its kind's script; ``luck`` in [0, 1) varies timing."""
-    kind = kind_of(n)
+    kind = kind_of(n, kinds)
     outcome = Outcome(instance_id, kind.expected(instance_id, n))
     outcome.children = [Child(i, e) for i, e in outcome.expected.children]
     await client.start(instance_id, kind.workflow, kind.input(n))

@@ -1,6 +1,7 @@
-"""The chaos run: a real Dapr SDK worker, a mixed load, SIGKILLs at random moments.
+"""The chaos run: a real SDK worker, a mixed load, SIGKILLs at random moments.
 
-``run_chaos`` starts the daemon and ``chaos_app.py``, drives ``workflows`` instances
+``run_chaos`` starts the daemon and the SDK's worker app (``sdks.py``: Dapr's SDK on the Dapr
+listener, or Microsoft's with entities on its own listener), drives ``workflows`` instances
 through ``drive.py`` (at most ``window`` at a time), and kills the daemon with SIGKILL
 ``kills`` times, each when a random fraction of the load has completed plus a random
 delay, restarting it on the same database and port. After each restart it measures the
@@ -29,12 +30,10 @@ import grpc
 from tests.chaos import verify
 from tests.chaos.client import ChaosClient
 from tests.chaos.drive import Outcome, drive
+from tests.chaos.sdks import SDKS, Sdk
 from tests.chaos.workload import instance_id
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
 from tests.sdk_envs import sdk_python
-
-APP = REPO / "tests" / "chaos" / "chaos_app.py"
-SDK = "dapr-ext-118"
 
 
 @dataclass
@@ -89,14 +88,14 @@ def free_port() -> int:
 class Processes:
     """The daemon (restarted on the same database and port) and the SDK worker."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
-        self.workdir, self.db, self.port = workdir, workdir / "wf.db", port
-        self.argv = [*WFSIDECAR, *daemon_args(workdir, "--dapr-grpc-port", str(port))]
+    def __init__(self, workdir: Path, port: int, sdk: Sdk) -> None:
+        self.workdir, self.db, self.port, self.sdk = workdir, workdir / "wf.db", port, sdk
+        self.argv = [*WFSIDECAR, *daemon_args(workdir, sdk.port_flag, str(port))]
         self.env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.daemon: Daemon | None = None
         self._dead: list[Daemon] = []  # killed ones, closed (log files) at the end
         self.activity_log = workdir / "activities.log"
-        worker_env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"127.0.0.1:{port}",
+        worker_env = {**os.environ, sdk.endpoint_env: f"127.0.0.1:{port}",
                       "ACTIVITY_LOG": str(self.activity_log)}
         worker_env.pop("PYTHONPATH", None)
         self._worker_env = worker_env
@@ -110,8 +109,9 @@ class Processes:
 
     def start_worker(self) -> None:
         with (self.workdir / "worker.log").open("ab") as out:
-            self.worker = subprocess.Popen([str(sdk_python(SDK)), str(APP)], env=self._worker_env,
-                                           stdout=out, stderr=subprocess.STDOUT)
+            self.worker = subprocess.Popen([str(sdk_python(self.sdk.venv)), str(self.sdk.app)],
+                                           env=self._worker_env, stdout=out,
+                                           stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         if self.daemon is not None and self.daemon.proc.poll() is None:
@@ -172,22 +172,24 @@ async def kill_at_random(procs: Processes, report: Report, progress: list[int],
 
 
 async def run_chaos(workdir: Path, *, workflows: int, kills: int, window: int = 100,
-                    seed: int | None = None) -> Report:
+                    seed: int | None = None, sdk: str = "dapr") -> Report:
     rng = random.Random(seed)
     run = f"c{rng.randrange(16**6):06x}"
-    procs = Processes(workdir, free_port())
+    spec = SDKS[sdk]
+    procs = Processes(workdir, free_port(), spec)
     report = Report(workflows=workflows)
     began = time.monotonic()
     try:
         procs.start_daemon().wait_ready(60)
         procs.start_worker()
         async with grpc.aio.insecure_channel(f"127.0.0.1:{procs.port}") as ch:
-            client = ChaosClient(ch)
+            client = ChaosClient(ch, dialect=spec.dialect)
             progress, gate = [0], asyncio.Semaphore(window)
 
             async def one(n: int) -> Outcome:
                 async with gate:
-                    outcome = await drive(client, instance_id(run, n), n, rng.random())
+                    outcome = await drive(client, instance_id(run, n, spec.kinds), n,
+                                          rng.random(), spec.kinds)
                 progress[0] += 1
                 return outcome
 
@@ -214,9 +216,11 @@ def check(report: Report, outcomes: list[Outcome], procs: Processes) -> None:
     if snap.integrity != "ok":
         report.problems.append(f"integrity_check: {snap.integrity}")
     expected_runs: list[tuple[str, str]] = []
+    expected_entities: list[tuple[str, object]] = []
     purged, finished = [], []
     for o in outcomes:
         expected_runs += o.expected.activities
+        expected_entities += o.expected.entities
         report.problems += o.problems
         if o.purged:
             purged.append(o.instance_id)
@@ -240,6 +244,7 @@ def check(report: Report, outcomes: list[Outcome], procs: Processes) -> None:
     report.problems += duplicates
     report.problems += verify.leftovers(snap, purged)
     report.problems += verify.finished_clean(snap, finished)
+    report.problems += verify.entities_settled(snap, expected_entities)
     runs_problems, report.re_executed = verify.compare_runs(
         verify.activity_runs(procs.activity_log), expected_runs)
     report.problems += runs_problems

@@ -18,6 +18,7 @@ from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 WORKFLOW = "dapr.internal.wfengine.workflow"
 ACTIVITY = "dapr.internal.wfengine.activity"
+ENTITY = "dapr.internal.wfengine.entity"
 STATUS_NAMES = {v: k.removeprefix("ORCHESTRATION_STATUS_")
                 for k, v in pb.OrchestrationStatus.items()}
 
@@ -30,6 +31,8 @@ class Snapshot:
     inbox_rows: Counter[str] = field(default_factory=Counter)
     actors: set[tuple[str, str]] = field(default_factory=set)  # (type, actor id)
     reminders: list[tuple[str, str, str]] = field(default_factory=list)  # (type, id, name)
+    entity_states: dict[str, object] = field(default_factory=dict)  # entity id -> JSON state
+    entity_queued: Counter[str] = field(default_factory=Counter)  # operations not yet run
     integrity: str = ""
 
 
@@ -46,6 +49,14 @@ def read(db: Path) -> Snapshot:
                 snap.histories.setdefault(actor_id, []).append(pb.HistoryEvent.FromString(value))
             elif key.startswith("inbox-"):
                 snap.inbox_rows[actor_id] += 1
+        rows = conn.execute(
+            "SELECT a.actor_id, s.key, s.value FROM actors a JOIN actor_state s"
+            " ON s.actor = a.id WHERE a.type = ?", (ENTITY,))
+        for actor_id, key, value in rows:
+            if key == "entityState":
+                snap.entity_states[actor_id] = json.loads(value)
+            elif key.startswith("queue-"):
+                snap.entity_queued[actor_id] += 1
         snap.reminders = list(conn.execute(
             "SELECT a.type, a.actor_id, r.name FROM reminders r JOIN actors a ON a.id = r.actor"))
     finally:
@@ -132,6 +143,16 @@ def finished_clean(snap: Snapshot, done: Iterable[str]) -> list[str]:
                  if (a.rpartition("#")[0] if t == ACTIVITY else a) in ids]
     problems += [f"{a}: activity actor left after completion" for t, a in snap.actors
                  if t == ACTIVITY and a.rpartition("#")[0] in ids]
+    return problems
+
+
+def entities_settled(snap: Snapshot, expected: Iterable[tuple[str, object]]) -> list[str]:
+    """Each entity holds exactly the state its operations add up to (one applied twice or
+    lost shows), and no operation is left queued."""
+    problems = [f"entity {e}: state {snap.entity_states.get(e)!r}, expected {want!r}"
+                for e, want in expected if snap.entity_states.get(e) != want]
+    problems += [f"entity {e}: {n} operations still queued"
+                 for e, n in snap.entity_queued.items()]
     return problems
 
 

@@ -1,6 +1,7 @@
 """What the chaos load runs, and what each workflow must end with.
 
-The harness starts workflow ``i`` as kind ``KINDS[i % len(KINDS)]`` with input ``i``; the
+The harness starts workflow ``i`` as kind ``kinds[i % len(kinds)]`` with input ``i`` (``KINDS``
+for the Dapr SDK, ``KINDS_MS`` adds an entity workflow for the Microsoft SDK); the
 kind says what the harness does to it while it runs (raise an event, suspend and resume,
 terminate, purge after completion) and what must hold afterwards: final status and
 output, and which activity executions the worker must have logged (``chaos_app.py`` runs
@@ -32,6 +33,8 @@ class Expected:
     activities: tuple[tuple[str, str], ...]
     # further instances it creates, with their own expectations (child workflows)
     children: tuple[tuple[str, Expected], ...] = ()
+    # (entity id, JSON state) each entity it uses must end with
+    entities: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,9 @@ class Kind:
                 return Expected("COMPLETED", total + 1, runs(total))
             case "forever":
                 return Expected("TERMINATED", None, ())
+            case "tally":  # three entity operations, each applied exactly once
+                return Expected("COMPLETED", n + 2, (),
+                                entities=((f"@counter@{instance_id}", n + 2),))
         raise AssertionError(self.workflow)
 
 
@@ -86,9 +92,13 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-def kind_of(n: int) -> Kind:
-    return KINDS[n % len(KINDS)]
+# The Microsoft SDK runs the same kinds plus one that uses a durable entity.
+KINDS_MS: tuple[Kind, ...] = (*KINDS, Kind("tally", Drive.NOTHING))
 
 
-def instance_id(run: str, n: int) -> str:
-    return f"{run}-{n:05d}-{kind_of(n).workflow}"
+def kind_of(n: int, kinds: tuple[Kind, ...] = KINDS) -> Kind:
+    return kinds[n % len(kinds)]
+
+
+def instance_id(run: str, n: int, kinds: tuple[Kind, ...] = KINDS) -> str:
+    return f"{run}-{n:05d}-{kind_of(n, kinds).workflow}"
