@@ -158,3 +158,28 @@ async def test_lost_worker_backoff_then_poison() -> None:
     await asyncio.sleep(0.01)
     assert d.queued == 0 and [i.instance_id for i in poisoned] == ["p"]
     handler.cancel()
+
+
+async def test_superseded_items_are_never_sent_again() -> None:
+    poisoned: list[WorkItem] = []
+
+    async def on_poison(item: WorkItem) -> None:
+        poisoned.append(item)
+
+    d, applied = WorkItemDispatcher(max_attempts=1), Applied()
+    handler = asyncio.create_task(d.run_poison_handler())
+    old = WorkItem("orchestrator", "s", b"", on_complete=applied, on_poison=on_poison)
+    queued = WorkItem("orchestrator", "q", b"", on_complete=applied)
+    d.submit(old)
+    d.submit(queued)
+    stream = d.open_stream()
+    assert await d.next(stream) is old
+    old.superseded = queued.superseded = True  # their owners re-issued the work
+    d.release(stream)  # a lost worker: neither re-queued nor reported as poison
+    fresh = WorkItem("orchestrator", "s", b"", on_complete=applied)
+    d.submit(fresh)
+    stream = d.open_stream()
+    assert await d.next(stream) is fresh  # the queued superseded one is skipped
+    await asyncio.sleep(0.01)
+    assert d.queued == 0 and poisoned == []
+    handler.cancel()

@@ -19,15 +19,9 @@ import secrets
 from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
+from wfsidecar.workflow import work_item
 from wfsidecar.workflow.redispatch import RedispatchTimers
-from wfsidecar.workflow.work_item import (
-    Accepts,
-    Kind,
-    PoisonReports,
-    WorkItem,
-    accept_all,
-    first_wanted,
-)
+from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
 
 # Re-exported: actors, the gRPC services and tests import these from here.
 __all__ = ["Accepts", "Kind", "WorkItem", "WorkItemDispatcher"]
@@ -97,7 +91,7 @@ class WorkItemDispatcher:
         accepts = self._stream_filter.get(stream, accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
         # Items no connected worker accepts stay queued (their instance stays PENDING).
-        found = first_wanted(queue, accepts)
+        found = work_item.first_wanted(queue, accepts)
         if found is not None:
             queue.remove(found)
             item = found
@@ -130,7 +124,9 @@ class WorkItemDispatcher:
         tokens = self._by_stream.pop(stream, set())
         self._stream_dialect.pop(stream, None)
         self._stream_filter.pop(stream, None)
-        items = [self._pending.pop(t) for t in tokens if t in self._pending]
+        # Superseded items are dropped: their owners re-issued the work.
+        items = [i for t in tokens if t in self._pending
+                 if not (i := self._pending.pop(t)).superseded]
         if self._closed:
             return  # shutting down: the store still holds the work for the next start
         for item in sorted(items, key=lambda i: i.token, reverse=True):
