@@ -1,7 +1,7 @@
 """``make chaos``: the chaos run at full size, printing the results table.
 
   python -m tests.chaos [--workflows 10000] [--kills 10] [--window 200] [--seed N]
-                        [--sdk dapr|ms]
+                        [--sdk dapr|ms|js]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def main() -> int:
                         help="most instances in progress at once")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--sdk", choices=sorted(SDKS), default="dapr",
-                        help="the worker: Dapr's SDK, or Microsoft's (adds a durable entity)")
+                        help="the worker: Dapr's Python SDK, or Microsoft's Python (ms) or JS SDK "
+                             "(both add a durable entity)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the database and logs go (default: a new temp dir)")
     args = parser.parse_args()

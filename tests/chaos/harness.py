@@ -1,8 +1,9 @@
 """The chaos run: a real SDK worker, a mixed load, SIGKILLs at random moments.
 
-``run_chaos`` starts the daemon and the SDK's worker app (``sdks.py``: Dapr's SDK on the Dapr
-listener, or Microsoft's with entities on its own listener), drives ``workflows`` instances
-through ``drive.py`` (at most ``window`` at a time), and kills the daemon with SIGKILL
+``run_chaos`` starts the daemon and an SDK's worker app (``sdks.py``: Dapr's SDK on the Dapr
+listener, or Microsoft's Python or JS SDK, with entities, on the Microsoft one), drives
+``workflows`` instances through ``drive.py`` (at most ``window`` at a time), and kills the
+daemon with SIGKILL
 ``kills`` times, each when a random fraction of the load has completed plus a random
 delay, restarting it on the same database and port. After each restart it measures the
 recovery from the store: process start → ready, → first reminder-driven turn committed
@@ -33,7 +34,6 @@ from tests.chaos.drive import Outcome, drive
 from tests.chaos.sdks import SDKS, Sdk
 from tests.chaos.workload import instance_id
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
-from tests.sdk_envs import sdk_python
 
 
 @dataclass
@@ -109,9 +109,8 @@ class Processes:
 
     def start_worker(self) -> None:
         with (self.workdir / "worker.log").open("ab") as out:
-            self.worker = subprocess.Popen([str(sdk_python(self.sdk.venv)), str(self.sdk.app)],
-                                           env=self._worker_env, stdout=out,
-                                           stderr=subprocess.STDOUT)
+            self.worker = subprocess.Popen(self.sdk.command(), env=self._worker_env,
+                                           stdout=out, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         if self.daemon is not None and self.daemon.proc.poll() is None:

@@ -23,10 +23,12 @@ def test_sigkills_under_mixed_load_lose_and_duplicate_nothing(tmp_path: Path) ->
     assert all(r.drain_s is not None for r in report.recoveries), report.table()
 
 
-def test_microsoft_sdk_and_entities_survive_sigkills(tmp_path: Path) -> None:
-    # The same load through the Microsoft dialect and SDK, plus workflows that add to a
-    # durable entity: its final state proves each operation was applied exactly once.
-    report = asyncio.run(run_chaos(tmp_path, workflows=200, kills=3, window=60, sdk="ms"))
+@pytest.mark.parametrize("sdk", ["ms", "js"])
+def test_microsoft_sdks_and_entities_survive_sigkills(tmp_path: Path, sdk: str) -> None:
+    # The same load through the Microsoft dialect with Microsoft's Python or JS SDK, plus
+    # workflows that add to a durable entity: its final state proves each operation was
+    # applied exactly once.
+    report = asyncio.run(run_chaos(tmp_path, workflows=200, kills=3, window=60, sdk=sdk))
     print(report.table())
     assert report.kills == 3
     assert report.problems == [], report.table() + "\n" + "\n".join(report.problems[:40])
