@@ -1,7 +1,7 @@
 """What the chaos load runs, and what each workflow must end with.
 
 The harness starts workflow ``i`` as kind ``kinds[i % len(kinds)]`` with input ``i`` (``KINDS``
-for the Dapr SDK, ``KINDS_MS`` adds an entity workflow for the Microsoft SDK); the
+for the Dapr SDK, ``KINDS_MS`` adds an entity workflow for the Microsoft SDKs); the
 kind says what the harness does to it while it runs (raise an event, suspend and resume,
 terminate, purge after completion) and what must hold afterwards: final status and
 output, and which activity executions the worker must have logged (``chaos_app.py`` runs
@@ -92,7 +92,7 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-# The Microsoft SDK runs the same kinds plus one that uses a durable entity.
+# The Microsoft SDKs (Python and JS) run the same kinds plus one that uses a durable entity.
 KINDS_MS: tuple[Kind, ...] = (*KINDS, Kind("tally", Drive.NOTHING))
 
 
