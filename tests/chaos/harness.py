@@ -4,11 +4,11 @@
 listener, or Microsoft's Python or JS SDK, with entities, on the Microsoft one), drives
 ``workflows`` instances through ``drive.py`` (at most ``window`` at a time), and kills the
 daemon with SIGKILL ``kills`` times, each when a random fraction of the load has completed
-plus a random delay, restarting it on the same database and port. After each restart it measures the
-recovery from the store: process start → ready, → first reminder-driven turn committed
-(the count of reminders that were already due at start first drops), → drain (none of
-them left). At the end it stops the daemon cleanly and checks everything ``verify.py``
-knows how to check. Used by ``test_chaos.py`` (bounded) and ``python -m tests.chaos``
+plus a random delay, restarting it on the same database and port. After each restart it
+measures the recovery from the store: process start → ready, → first reminder-driven turn
+committed (the count of reminders that were already due at start first drops), → drain
+(none of them left). At the end it stops the daemon cleanly and checks everything
+``verify.py`` knows how to check. Used by ``test_chaos.py`` (bounded) and ``python -m tests.chaos``
 (``make chaos``, 10,000 workflows).
 """
 
