@@ -23,6 +23,7 @@ from wfsidecar.workflow.dispatch import Accepts, WorkItem, WorkItemDispatcher
 
 logger = logging.getLogger(__name__)
 
+DAPR_STATEFUL_HISTORY_CAPABILITY = 2
 DAPR_HEALTH_PING_CAPABILITY = 3
 
 
@@ -35,11 +36,12 @@ class WorkItemStreams:
         self._ping_interval = ping_interval
 
     async def serve(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        if self._dialect is DAPR:
-            pings = DAPR_HEALTH_PING_CAPABILITY in set(request.capabilities)
-        else:
-            pings = True
-        stream = self._dispatcher.open_stream(self._dialect.name, work_item_filter(request))
+        capabilities = set(request.capabilities) if self._dialect is DAPR else set()
+        # Microsoft workers always understand pings; Dapr ones only when they say so.
+        pings = self._dialect is not DAPR or DAPR_HEALTH_PING_CAPABILITY in capabilities
+        stream = self._dispatcher.open_stream(
+            self._dialect.name, work_item_filter(request),
+            stateful_history=DAPR_STATEFUL_HISTORY_CAPABILITY in capabilities)
         logger.info("%s worker stream %d opened (%s)", self._dialect.name, stream,
                     context.peer())
         try:
@@ -70,6 +72,10 @@ class WorkItemStreams:
         work = self._dialect.msg("WorkItem")(completionToken=item.token)
         if item.kind == "orchestrator":
             request = ipb.OrchestratorRequest.FromString(item.payload)
+            if item.cached:
+                # The worker holds the first ``cached`` past events (history_marks.py).
+                del request.pastEvents[:item.cached]
+                request.cachedHistory.eventCount = item.cached
             work.orchestratorRequest.CopyFrom(
                 self._dialect.to_wire(request, self._dialect.msg("OrchestratorRequest")))
         elif item.kind == "entity":

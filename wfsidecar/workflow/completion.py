@@ -1,8 +1,9 @@
-"""Applying an orchestrator's answer (a worker's OrchestratorResponse) to workflow state.
+"""The two halves of a workflow turn around the worker: its request, and applying its answer.
 
-This is the second half of a workflow turn (engine.md §2): the engine folds the worker's
-actions into history and an outbox, and the outbox becomes effects written in the same
-transaction as the new state (``effects``), so nothing is sent before the commit. The
+``orchestrator_request`` serializes what the worker is shown. In ``apply_completion``, the
+second half (engine.md §2), the engine folds the worker's actions into history and an
+outbox, and the outbox becomes effects written in the same transaction as the new state
+(``effects``), so nothing is sent before the commit. The
 ``WorkflowActor`` checks that the answer is for its current dispatch and re-arms ``run``
 afterwards; everything between lives here.
 """
@@ -18,9 +19,23 @@ from wfsidecar.workflow import effects, projection
 from wfsidecar.workflow.state import WorkflowState
 
 
+def orchestrator_request(instance_id: str, state: WorkflowState,
+                         turn: engine.TurnInput) -> tuple[bytes, str, str]:
+    """The serialized OrchestratorRequest for ``turn`` with its orchestration's name and
+    version (for workers' work-item filters)."""
+    view = projection.view(instance_id, state)
+    execution_id = view.execution_id if view else ""
+    request = engine.build_orchestrator_request(instance_id, execution_id, turn)
+    if state.trace:
+        request.orchestrationTraceContext.ParseFromString(state.trace)
+    name, version = (view.name, view.version or "") if view else ("", "")
+    return request.SerializeToString(), name, version
+
+
 def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
-                     turn: engine.TurnInput, consumed: int, response_bytes: bytes) -> None:
-    """Fold the response to ``turn`` into ``state`` and save it with the turn's effects.
+                     turn: engine.TurnInput, consumed: int, response_bytes: bytes) -> bool:
+    """Fold the response to ``turn`` into ``state`` and save it with the turn's effects;
+    True if the execution goes on (it neither ended nor continued as new).
 
     ``consumed`` is how many inbox events the dispatched turn covered; events that arrived
     after the dispatch stay queued behind what the response itself queues (a replay turn
@@ -54,3 +69,4 @@ def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
     elif terminal:
         effects.drop_pending_timers(ctx, state.generation, state.history)
     state.save(ctx, before)
+    return not (terminal or result.continued_as_new)

@@ -20,6 +20,7 @@ from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow import work_item
+from wfsidecar.workflow.history_marks import HistoryMarks
 from wfsidecar.workflow.redispatch import RedispatchTimers
 from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
 
@@ -41,6 +42,7 @@ class WorkItemDispatcher:
                                         backoff_max=backoff_max, requeue=self._requeue,
                                         take_back=self._take_back)
         self._poisoned = PoisonReports()
+        self._marks = HistoryMarks()
         self._queues: dict[str, deque[WorkItem]] = defaultdict(deque)
         # Streams waiting for work, per dialect; an item goes to the first that accepts it.
         self._waiters: dict[str, deque[tuple[asyncio.Future[WorkItem], Accepts]]] = (
@@ -71,9 +73,12 @@ class WorkItemDispatcher:
 
     # -- stream side -------------------------------------------------------------------
 
-    def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None) -> int:
-        """Register a worker stream; ``accepts`` is its work-item filter (None = all)."""
+    def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None, *,
+                    stateful_history: bool = False) -> int:
+        """Register a worker stream; ``accepts`` is its work-item filter (None = all);
+        ``stateful_history``: its worker keeps histories between turns (history_marks.py)."""
         stream = next(self._stream_ids)
+        self._marks.open_stream(stream, stateful_history)
         self._by_stream[stream] = set()
         self._stream_dialect[stream] = dialect
         self._stream_filter[stream] = accepts or accept_all
@@ -114,6 +119,9 @@ class WorkItemDispatcher:
         item.token = f"{self._token_prefix}-{next(self._token_seq)}"
         item.stream = stream
         item.attempts += 1
+        if item.kind == "orchestrator":
+            item.cached = self._marks.take(item.instance_id, stream, item.lineage,
+                                           item.past_len)
         self._pending[item.token] = item
         self._by_stream.setdefault(stream, set()).add(item.token)
         return item
@@ -122,6 +130,7 @@ class WorkItemDispatcher:
         """The stream ended: what it held goes out again, the first time at once, then with
         a capped exponential backoff, and after ``max_attempts`` it is reported as poison."""
         tokens = self._by_stream.pop(stream, set())
+        self._marks.close_stream(stream)
         self._stream_dialect.pop(stream, None)
         self._stream_filter.pop(stream, None)
         # Superseded items are dropped: their owners re-issued the work.
@@ -165,7 +174,11 @@ class WorkItemDispatcher:
                 the worker to retry; if it has not after a backoff, the item goes out again.
             Whatever else applying the result raises (the item then stays dispatched).
         """
-        item = self._find(kind, token, instance_id, task_id)
+        if kind == "orchestrator":
+            # Whatever becomes of this answer, its worker's cache may no longer be what
+            # a mark says; only an applied answer sets a new one.
+            self._marks.forget(instance_id)
+        item = work_item.find(self._pending, kind, token, instance_id, task_id)
         assert item.on_complete is not None
         # Claim it first: a racing duplicate must find nothing (no double append).
         self._forget(item)
@@ -181,6 +194,9 @@ class WorkItemDispatcher:
             self._restore(item)
             raise
         item.done = True
+        if kind == "orchestrator":
+            self._marks.applied(item.instance_id, item.stream, item.lineage, item.past_len,
+                                item.history_kept)
         self._timers.store_recovered(item)
 
     def give_up(self, kind: Kind, token: str, instance_id: str, task_id: int,
@@ -189,7 +205,7 @@ class WorkItemDispatcher:
         than the message limit): report the item as poison with ``reason`` now.
 
         Raises NotFoundError if no dispatch matches."""
-        self.reject(self._find(kind, token, instance_id, task_id), reason)
+        self.reject(work_item.find(self._pending, kind, token, instance_id, task_id), reason)
 
     def abandon(self, kind: Kind, token: str, *, delay: float = 1.0) -> None:
         """The worker gave the item back (e.g. versioning REJECT): re-queue it after a
@@ -201,6 +217,7 @@ class WorkItemDispatcher:
             raise NotFoundError(f"unknown work item token {token!r} (already completed, "
                                 "abandoned or re-dispatched)")
         self._forget(item)
+        self._marks.forget(item.instance_id)
         item.stream = None
         item.attempts -= 1  # a deliberate hand-back is not a lost worker
         self._timers.requeue_later(item, delay)
@@ -231,6 +248,7 @@ class WorkItemDispatcher:
         for tokens in self._by_stream.values():
             tokens.clear()
         self._timers.reset()
+        self._marks.clear()
         return dropped
 
     def store_writable(self) -> None:
@@ -249,21 +267,6 @@ class WorkItemDispatcher:
                     waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
 
     # -- internals ---------------------------------------------------------------------
-
-    def _find(self, kind: Kind, token: str, instance_id: str, task_id: int) -> WorkItem:
-        item = self._pending.get(token) if token else None
-        if item is None and not token:
-            # Clients that do not echo tokens: match the single dispatch of that task.
-            item = next((i for i in self._pending.values() if i.kind == kind
-                         and i.instance_id == instance_id
-                         and (kind == "orchestrator" or i.task_id == task_id)), None)
-        # EntityBatchResult carries no instance id (""): the token alone identifies it.
-        if item is None or item.kind != kind or (instance_id and item.instance_id != instance_id):
-            raise NotFoundError(
-                f"unknown instance ID/task ID combo: {instance_id}/{task_id} "
-                "(the work item was already completed or re-dispatched)"
-            )
-        return item
 
     def _restore(self, item: WorkItem) -> None:
         if item.stream is not None and item.stream in self._by_stream:

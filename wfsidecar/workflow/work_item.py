@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from wfsidecar.errors import NotFoundError
 
 logger = logging.getLogger("wfsidecar.workflow.dispatch")
 
@@ -47,6 +49,14 @@ class WorkItem:
     # Orchestration or activity name and version, for workers' work-item filters.
     name: str = ""
     version: str = ""
+    # Orchestrator items (history_marks.py): how many past events the request carries and
+    # their lineage; how many of them the receiving worker holds already (set when it is
+    # dispatched, 0 = send them all); whether the applied answer left the worker holding
+    # that past (False once it ended the execution).
+    past_len: int = 0
+    lineage: int = 0
+    cached: int = 0
+    history_kept: bool = True
 
 
 # A worker stream's work-item filter: True if that worker can run the item.
@@ -56,6 +66,28 @@ Accepts = Callable[[WorkItem], bool]
 def accept_all(item: WorkItem) -> bool:
     """The filter of a worker that sent none: it runs every item of its dialect."""
     return True
+
+
+def find(pending: Mapping[str, WorkItem], kind: Kind, token: str, instance_id: str,
+         task_id: int) -> WorkItem:
+    """The dispatched item a worker's result is for.
+
+    Raises:
+        NotFoundError: no dispatch matches (stale, done, unknown, superseded).
+    """
+    item = pending.get(token) if token else None
+    if item is None and not token:
+        # Clients that do not echo tokens: match the single dispatch of that task.
+        item = next((i for i in pending.values() if i.kind == kind
+                     and i.instance_id == instance_id
+                     and (kind == "orchestrator" or i.task_id == task_id)), None)
+    # EntityBatchResult carries no instance id (""): the token alone identifies it.
+    if item is None or item.kind != kind or (instance_id and item.instance_id != instance_id):
+        raise NotFoundError(
+            f"unknown instance ID/task ID combo: {instance_id}/{task_id} "
+            "(the work item was already completed or re-dispatched)"
+        )
+    return item
 
 
 def first_wanted(queue: deque[WorkItem], accepts: Accepts) -> WorkItem | None:

@@ -23,8 +23,9 @@ from wfsidecar.engine import rewind
 from wfsidecar.errors import AlreadyExistsError, NotFoundError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import effects, poison, projection
-from wfsidecar.workflow.completion import apply_completion
+from wfsidecar.workflow.completion import apply_completion, orchestrator_request
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
+from wfsidecar.workflow.history_marks import Lineage
 from wfsidecar.workflow.messages import (
     ActivityResult,
     CloneCommand,
@@ -59,6 +60,7 @@ class WorkflowActor:
         self._on_change = on_change
         self._state: WorkflowState | None = None
         self._dispatch: _Dispatch | None = None
+        self._lineage = Lineage()  # a rebuilt or reloaded actor starts a new one
 
     def on_discard(self) -> None:
         """Thrown away after a failed turn: the rebuilt actor dispatches the turn anew."""
@@ -222,16 +224,11 @@ class WorkflowActor:
             state.inbox = []
             state.save(ctx, before)
             return ReminderResult.DONE
-        view = projection.view(self.instance_id, state)
-        execution_id = view.execution_id if view else ""
-        request = engine.build_orchestrator_request(self.instance_id, execution_id, turn)
-        if state.trace:
-            request.orchestrationTraceContext.ParseFromString(state.trace)
-        item = WorkItem("orchestrator", self.instance_id, request.SerializeToString(),
-                        on_complete=self._deliver_completion, dialect=state.dialect,
-                        on_poison=self._report_poison,
-                        name=view.name if view else "",
-                        version=(view.version or "") if view else "")
+        payload, name, version = orchestrator_request(self.instance_id, state, turn)
+        item = WorkItem("orchestrator", self.instance_id, payload, dialect=state.dialect,
+                        on_complete=self._deliver_completion, on_poison=self._report_poison,
+                        name=name, version=version,
+                        past_len=len(turn.past), lineage=self._lineage.of(turn.past))
         self._dispatch = _Dispatch(item, turn, len(state.inbox))
         self._dispatcher.submit(item)
         return ReminderResult.PARK
@@ -263,8 +260,8 @@ class WorkflowActor:
                 f"unknown instance ID/task ID combo: {self.instance_id} (stale completion)")
         # Applied now; or, if this turn fails, the rebuilt actor dispatches the turn anew.
         completion.item.superseded = True
-        apply_completion(ctx, self.instance_id, state, dispatch.turn, dispatch.consumed,
-                         completion.response)
+        completion.item.history_kept = apply_completion(
+            ctx, self.instance_id, state, dispatch.turn, dispatch.consumed, completion.response)
         self._dispatch = None
         if state.inbox:
             ctx.set_reminder(RUN, due_ms=ctx.now_ms)
