@@ -8,7 +8,7 @@ from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.errors import InvalidArgumentError
 
-from .builders import APP, T0, Instance, complete, schedule, started, timer
+from .builders import APP, T0, Instance, complete, kinds, schedule, started, timer
 
 
 def test_first_turn_starts_with_orchestrator_started() -> None:
@@ -124,3 +124,61 @@ def test_activity_request_copies_the_scheduled_event() -> None:
     assert request.orchestrationInstance.executionId.value == "exec-1"
     with pytest.raises(InvalidArgumentError, match="taskScheduled"):
         engine.build_activity_request("wf", "x", engine.event_raised("e", None, T0))
+
+
+def _suspend(at: int) -> pb.HistoryEvent:
+    return engine.execution_suspended(None, at)
+
+
+def _resume(at: int) -> pb.HistoryEvent:
+    return engine.execution_resumed(None, at)
+
+
+def test_a_suspend_while_suspended_and_a_resume_while_running_never_reach_history() -> None:
+    # Every Python SDK re-buffers a second ExecutionSuspended and, on the resume, loops
+    # forever over its own growing buffer (issue #10); a repeated suspend call can queue
+    # one because the service checks only the committed status.
+    wf = Instance(inbox=[started()])
+    wf.turn(T0)
+    go = engine.event_raised("go", '"x"', T0 + 3)
+    batch = [_suspend(T0 + 1), _suspend(T0 + 2), go, _resume(T0 + 4), _resume(T0 + 5)]
+    turn = engine.begin_turn(wf.history, batch, T0 + 6)
+    assert turn is not None
+    assert turn.new[1:] == [batch[0], go, batch[3]] and turn.dropped == 2
+    # suspend, resume, suspend again in one batch is a real change each time
+    batch = [_suspend(T0 + 1), _resume(T0 + 2), _suspend(T0 + 3)]
+    turn = engine.begin_turn(wf.history, batch, T0 + 4)
+    assert turn is not None and turn.new[1:] == batch and turn.dropped == 0
+    # a resume of a running instance is nothing to dispatch
+    assert engine.begin_turn(wf.history, [_resume(T0 + 1)], T0 + 2) is None
+
+    # once the suspend is history, a late duplicate is dropped (alone: no turn at all)
+    wf.inbox = [_suspend(T0 + 7)]
+    wf.turn(T0 + 8)
+    assert engine.begin_turn(wf.history, [_suspend(T0 + 9)], T0 + 10) is None
+    late = [_suspend(T0 + 9), go, _resume(T0 + 11), _resume(T0 + 12)]
+    turn = engine.begin_turn(wf.history, late, T0 + 13)
+    assert turn is not None
+    assert turn.new[1:] == [go, late[2]] and turn.dropped == 2
+
+
+def test_a_stored_history_with_redundant_suspends_is_shown_and_kept_without_them() -> None:
+    wf = Instance(inbox=[started()])
+    wf.turn(T0)
+    clean = list(wf.history)
+    # as a database written before the rule may hold it
+    first, second, resumed, again = _suspend(T0 + 1), _suspend(T0 + 2), _resume(T0 + 3), \
+        _resume(T0 + 4)
+    go = engine.event_raised("go", None, T0 + 2)
+    wf.history = [*clean, first, second, go, resumed, again]
+    wf.inbox = [engine.event_raised("e", None, T0 + 5)]
+    turn = engine.begin_turn(wf.history, wf.inbox, T0 + 6)
+    assert turn is not None
+    assert turn.past == [*clean, first, go, resumed]
+    result = wf.turn(T0 + 6)
+    assert kinds(result.history).count("executionSuspended") == 1
+    assert kinds(result.history).count("executionResumed") == 1
+    # a history without any shows the very same events (the delta lineage relies on it)
+    turn = engine.begin_turn(wf.history, [engine.event_raised("f", None, T0 + 7)], T0 + 8)
+    assert turn is not None
+    assert all(a is b for a, b in zip(turn.past, wf.history, strict=True))

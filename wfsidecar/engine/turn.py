@@ -1,7 +1,8 @@
 """One turn: choose what the worker sees (begin_turn) and build the work-item requests.
 
 The rules are durabletask-go's ``addEvent`` and turn drop checks (engine.md §1.2, §1.3)
-plus the correlation checks the reference engines lack (engine.md §7 hazards 4-5).
+plus the correlation checks the reference engines lack (engine.md §7 hazards 4-5) and the
+suspend/resume rule the Python SDKs need (``_Suspension``).
 Applying the worker's answer is ``apply.py``.
 """
 
@@ -67,6 +68,36 @@ class _Correlation:
         return True
 
 
+@dataclass(slots=True)
+class _Suspension:
+    """Whether the instance is suspended, so that a suspend or resume that changes nothing
+    never reaches history.
+
+    Every durabletask Python SDK (Dapr 1.18/1.19, durabletask-dapr, Microsoft's) buffers an
+    ExecutionSuspended that arrives while suspended like any other event; on the resume it
+    replays the buffer, the buffered suspend suspends it again, and each later buffered
+    event is appended to the very list being iterated: the worker loops forever and grows
+    without bound (issue #10, found by the chaos run). WorkflowService.suspend's status
+    check cannot prevent it: the first suspend sits in the inbox, not history, until its
+    turn commits, so a retried or repeated call passes the check.
+    """
+
+    suspended: bool
+
+    def accept(self, event: pb.HistoryEvent) -> bool:
+        """Record ``event``; False if it is a suspend while suspended or a resume while not."""
+        kind = event.WhichOneof("eventType")
+        if kind == "executionSuspended":
+            if self.suspended:
+                return False
+            self.suspended = True
+        elif kind == "executionResumed":
+            if not self.suspended:
+                return False
+            self.suspended = False
+        return True
+
+
 def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent],
                now_ms: int) -> TurnInput | None:
     """Decide this turn's new events; None when there is nothing to dispatch.
@@ -78,6 +109,10 @@ def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent]
     started = any(e.HasField("executionStarted") for e in past)
     if past and not started:
         return None  # invalid state: durabletask-go drops such work items (engine.md §1.3)
+    # A database written before redundant suspends/resumes were dropped may hold some: the
+    # worker must not see them either. Without any, ``past`` keeps the same event objects.
+    suspension = _Suspension(False)
+    past = [event for event in past if suspension.accept(event)]
     rewound = rewind.rewind_requested(past, inbox)
     if rewound is not None:
         # Exactly these two new events: the Python SDK checks the length (protocol.md §3.2).
@@ -99,7 +134,7 @@ def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent]
             if started:
                 continue  # a second start is a duplicate (engine.md §1.2)
             started = True
-        if corr.accept(event):
+        if suspension.accept(event) and corr.accept(event):
             accepted.append(event)
     if not started or not (accepted or replay):
         return None

@@ -121,14 +121,20 @@ class WorkflowService:
             output, recursive, self._clock.now_ms()))
 
     async def suspend(self, instance_id: str, reason: str | None) -> None:
-        """Suspend; a no-op for an instance already suspended (a second ExecutionSuspended
-        would be buffered by the SDK and re-suspend it after the resume)."""
+        """Suspend; a no-op for an instance already suspended.
+
+        This check reads committed history, so it misses a suspend still queued (a call
+        repeated or retried before its turn ran); the turn itself drops a suspend while
+        suspended (``engine.begin_turn``), which is what keeps a second ExecutionSuspended,
+        a hang for the Python SDKs, out of history. The check only spares a queued event.
+        """
         snapshot = await self.get(instance_id)
         if snapshot is not None and snapshot.view.status is RuntimeStatus.SUSPENDED:
             return
         await self._add(instance_id, engine.execution_suspended(reason, self._clock.now_ms()))
 
     async def resume(self, instance_id: str, reason: str | None) -> None:
+        """Resume; the turn drops it if the instance is not suspended by then."""
         await self._add(instance_id, engine.execution_resumed(reason, self._clock.now_ms()))
 
     async def purge(self, instance_id: str, *, recursive: bool, force: bool = False) -> int:
