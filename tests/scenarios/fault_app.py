@@ -3,6 +3,8 @@
   fault_app.py work               run a worker until killed; $ROLE names it in $MARKS
   fault_app.py start NAME ID      schedule workflow NAME as instance ID
   fault_app.py await ID...        wait for each, print {id: [status, output]} as JSON
+  fault_app.py suspend-twice ID   schedule a ``hold`` workflow, suspend it twice, raise
+                                  its "go" event, resume it (each call committed on return)
 
 A worker with $VICTIM=activity blocks forever inside the ``step`` activity; with
 $VICTIM=turn it blocks forever inside the first (non-replay) execution of a ``turn``
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import threading
 
@@ -55,6 +58,13 @@ def once(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-de
     return result
 
 
+@runtime.workflow(name="hold")
+def hold(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    value = yield ctx.wait_for_external_event("go")
+    result = yield ctx.call_activity(step, input=value)
+    return result
+
+
 @runtime.workflow(name="turn")
 def turn(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
     if not ctx.is_replaying:
@@ -73,6 +83,12 @@ def stuck(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-d
 def main() -> None:
     mode = sys.argv[1]
     if mode == "work":
+        if os.environ.get("MEMORY_CAP_MB"):
+            # A worker stuck in an endless loop that grows without bound fails with
+            # MemoryError at this size instead of eating the machine's memory. DATA, not
+            # AS: gRPC's threads reserve over 1 GB of address space they never use.
+            cap = int(os.environ["MEMORY_CAP_MB"]) << 20
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
         runtime.start()
         mark("ready", "-")
         FOREVER.wait()
@@ -85,6 +101,13 @@ def main() -> None:
     elif mode == "terminate":
         client.terminate_workflow(sys.argv[2])
         print(json.dumps(sys.argv[2]), flush=True)
+    elif mode == "suspend-twice":
+        instance_id = client.schedule_new_workflow(hold, instance_id=sys.argv[2])
+        client.pause_workflow(instance_id)
+        client.pause_workflow(instance_id)  # a retried or repeated call
+        client.raise_workflow_event(instance_id, "go", data=21)
+        client.resume_workflow(instance_id)
+        print(json.dumps(instance_id), flush=True)
     elif mode == "await":
         print(json.dumps(await_all(client, sys.argv[2:], timeout=60)), flush=True)
 

@@ -60,10 +60,11 @@ class Rig:
         env.pop("PYTHONPATH", None)
         return env
 
-    def worker(self, role: str, victim: str = "") -> subprocess.Popen[bytes]:
+    def worker(self, role: str, victim: str = "", **env: str) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{role}.log").open("ab")
         proc = subprocess.Popen([str(self.python), str(APP), "work"], stdout=log,
-                                stderr=subprocess.STDOUT, env=self.env(ROLE=role, VICTIM=victim))
+                                stderr=subprocess.STDOUT,
+                                env=self.env(ROLE=role, VICTIM=victim, **env))
         log.close()
         self.workers.append(proc)
         self.wait_mark(f"{role} ready -")
@@ -176,6 +177,21 @@ def test_a_worker_that_never_finishes_an_item_blocks_no_other_instance(rig: Rig)
     # The stuck instance is still legitimately running, and can be ended by hand.
     rig.run("terminate", "stuck-1")
     assert rig.run("await", "stuck-1") == {"stuck-1": ["TERMINATED", None]}
+
+
+def test_a_suspend_sent_twice_before_its_turn_neither_hangs_the_worker_nor_stays(
+        rig: Rig) -> None:
+    # Issue #10: the SDK buffers a second ExecutionSuspended and, on the resume, loops
+    # forever over its own growing buffer. With no worker connected, every call below is
+    # committed to the inbox before any turn runs, so the service's status check (PENDING,
+    # not SUSPENDED) lets the second suspend through; the turn must drop it.
+    rig.run("suspend-twice", "held")
+    rig.worker("only", MEMORY_CAP_MB="1024")  # a looping worker fails instead of eating RAM
+    assert rig.run("await", "held") == {"held": ["COMPLETED", "only:22"]}
+    kinds = [e.WhichOneof("eventType") for e in stored_history(rig.tmp / "wf.db", "held")]
+    assert kinds.count("executionSuspended") == 1 and kinds.count("executionResumed") == 1
+    assert kinds.index("executionSuspended") < kinds.index("eventRaised") \
+        < kinds.index("executionResumed")
 
 
 async def test_late_activity_result_from_a_closed_stream_is_ignored(tmp_path: Path) -> None:
