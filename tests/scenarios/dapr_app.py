@@ -127,6 +127,14 @@ def wait_status(client: wf.DaprWorkflowClient, instance_id: str, wanted: str) ->
     return status
 
 
+def wait_history(stub: stubs.TaskHubSidecarServiceStub, instance_id: str, kind: str) -> None:
+    deadline = time.monotonic() + 30
+    request = pb.GetInstanceHistoryRequest(instanceId=instance_id)
+    while kind not in [e.WhichOneof("eventType") for e in stub.GetInstanceHistory(request).events]:
+        assert time.monotonic() < deadline, f"no {kind} in the history of {instance_id}"
+        time.sleep(0.05)
+
+
 def main() -> None:  # noqa: PLR0915 - one scenario after another, on purpose
     runtime.start()
     client = wf.DaprWorkflowClient(host=HOST, port=PORT)
@@ -161,7 +169,9 @@ def main() -> None:  # noqa: PLR0915 - one scenario after another, on purpose
     client.pause_workflow(paused)
     seen["suspended_status"] = wait_status(client, paused, "SUSPENDED")
     client.raise_workflow_event(paused, "go", data="resumed")
-    time.sleep(1)
+    # The event is history once the worker's turn for it committed: only then does the
+    # status say whether that turn kept the instance suspended.
+    wait_history(stub, paused, "eventRaised")
     seen["still_suspended"] = status_of(client, paused)
     client.resume_workflow(paused)
     seen["resumed"] = observe(client, paused)
@@ -187,7 +197,7 @@ def main() -> None:  # noqa: PLR0915 - one scenario after another, on purpose
         token = page.continuationToken or None
         if not token:
             break
-    seen["listed"] = sorted(i for i in listed if i.startswith(run))
+    seen["listed"] = sorted(i.removeprefix(f"{run}-") for i in listed if i.startswith(run))
     history = stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId=f"{run}-chain"))
     seen["history_kinds"] = [e.WhichOneof("eventType") for e in history.events]
 
