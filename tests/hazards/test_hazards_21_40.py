@@ -274,7 +274,7 @@ async def test_hazard_26_failed_turn_leaves_no_event_in_the_cached_inbox() -> No
             await service.raise_event("w", "lost", None)  # appended, then not committed
         await service.raise_event("w", "kept", None)
         second = await asyncio.wait_for(dispatcher.next(stream), 5)
-        request = ipb.OrchestratorRequest.FromString(second.payload)
+        request = ipb.OrchestratorRequest.FromString(second.request_bytes())
         raised = [e.eventRaised.name for e in request.newEvents if e.HasField("eventRaised")]
         assert raised == ["kept"]
     finally:

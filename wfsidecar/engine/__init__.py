@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wfsidecar.engine.apply import TurnResult, apply_response
 from wfsidecar.engine.entities import MessageEntity
+from wfsidecar.engine.facts import HistoryFacts
 from wfsidecar.engine.history import (
     event_raised,
     execution_resumed,
@@ -45,6 +46,7 @@ from wfsidecar.engine.turn import (
 __all__ = [
     "TERMINAL",
     "DeliverEvent",
+    "HistoryFacts",
     "InstanceView",
     "MessageEntity",
     "NotifyParent",

@@ -53,8 +53,12 @@ def failed(past: Sequence[pb.HistoryEvent]) -> bool:
 def rewind_requested(past: Sequence[pb.HistoryEvent],
                      inbox: Sequence[pb.HistoryEvent]) -> pb.HistoryEvent | None:
     """The pending ExecutionRewound of a FAILED instance, if there is one."""
-    if not failed(past):
-        return None
+    return requested(inbox) if failed(past) else None
+
+
+def requested(inbox: Sequence[pb.HistoryEvent]) -> pb.HistoryEvent | None:
+    """The ExecutionRewound waiting in ``inbox``, if any (it counts once the instance
+    FAILED)."""
     return next((e for e in inbox if e.HasField("executionRewound")), None)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.engine.facts import HistoryFacts
 
 
 class RuntimeStatus(enum.IntEnum):
@@ -57,34 +58,21 @@ class InstanceView:
 
 
 def project(instance_id: str, history: Sequence[pb.HistoryEvent], *,
-            last_updated_ms: int | None = None) -> InstanceView | None:
+            last_updated_ms: int | None = None,
+            facts: HistoryFacts | None = None) -> InstanceView | None:
     """Project ``history`` into an InstanceView; None if it has no ExecutionStarted.
 
     ``last_updated_ms`` overrides the default (the newest event timestamp), for callers
-    that track the commit time separately.
+    that track the commit time separately. ``facts``, if given, must be the facts of
+    exactly ``history`` (facts.py): the projection then costs the same at any length.
     """
-    started: pb.HistoryEvent | None = None
-    completed: pb.HistoryEvent | None = None
-    suspended = False
-    children: dict[str, None] = {}  # insertion-ordered set
-    newest = 0
-    for event in history:
-        kind = event.WhichOneof("eventType")
-        newest = max(newest, event.timestamp.ToMilliseconds())
-        if kind == "executionStarted" and started is None:
-            started = event
-        elif kind == "executionCompleted" and completed is None:
-            completed = event
-        elif kind == "executionSuspended":
-            suspended = True
-        elif kind == "executionResumed":
-            suspended = False
-        elif kind == "subOrchestrationInstanceCreated":
-            children[event.subOrchestrationInstanceCreated.instanceId] = None
+    if facts is None:
+        facts = HistoryFacts.of(history)
+    started, completed = facts.started, facts.completed
     if started is None:
         return None
 
-    status, stall_reason = _status(history, completed, suspended)
+    status, stall_reason = _status(facts.last, completed, facts.suspended)
     es = started.executionStarted
     parent = es.parentInstance if es.HasField("parentInstance") else None
     output = failure = None
@@ -106,18 +94,18 @@ def project(instance_id: str, history: Sequence[pb.HistoryEvent], *,
         output=output,
         failure=failure,
         created_ms=started.timestamp.ToMilliseconds(),
-        last_updated_ms=newest if last_updated_ms is None else last_updated_ms,
+        last_updated_ms=facts.newest_ms if last_updated_ms is None else last_updated_ms,
         completed_ms=completed_ms,
         scheduled_start_ms=(scheduled.ToMilliseconds()
                             if es.HasField("scheduledStartTimestamp") else None),
         parent_instance_id=parent.orchestrationInstance.instanceId if parent else None,
         parent_task_id=parent.taskScheduledId if parent else None,
         stall_reason=stall_reason,
-        child_instance_ids=tuple(children),
+        child_instance_ids=tuple(facts.children),
     )
 
 
-def _status(history: Sequence[pb.HistoryEvent], completed: pb.HistoryEvent | None,
+def _status(last: pb.HistoryEvent | None, completed: pb.HistoryEvent | None,
             suspended: bool) -> tuple[RuntimeStatus, str | None]:
     # Order of precedence is the Dapr fork's (engine.md §1.2 table): a completion wins over
     # everything (so terminate-while-suspended reads TERMINATED, hazard 10), then a stall,
@@ -125,9 +113,9 @@ def _status(history: Sequence[pb.HistoryEvent], completed: pb.HistoryEvent | Non
     # CompleteOrchestration(TERMINATED) and only that commit ends the instance.
     if completed is not None:
         return RuntimeStatus(completed.executionCompleted.orchestrationStatus), None
-    if history and history[-1].HasField("executionStalled"):
+    if last is not None and last.HasField("executionStalled"):
         # "STALLED if the last event is a stall": any later event clears it (protocol.md §5.2).
-        stalled = history[-1].executionStalled
+        stalled = last.executionStalled
         reason = stalled.description or pb.StalledReason.Name(stalled.reason)
         return RuntimeStatus.STALLED, reason
     if suspended:

@@ -167,11 +167,13 @@ def _started(events: Sequence[pb.HistoryEvent]) -> pb.HistoryEvent | None:
     return next((e for e in events if e.HasField("executionStarted")), None)
 
 
-def build_orchestrator_request(instance_id: str, execution_id: str,
-                               turn: TurnInput) -> pb.OrchestratorRequest:
-    """The OrchestratorRequest work item for ``turn`` (protocol.md §6)."""
-    request = pb.OrchestratorRequest(instanceId=instance_id, pastEvents=turn.past,
-                                     newEvents=turn.new)
+def build_orchestrator_request(instance_id: str, execution_id: str, turn: TurnInput, *,
+                               with_past: bool = True) -> pb.OrchestratorRequest:
+    """The OrchestratorRequest work item for ``turn`` (protocol.md §6); without its
+    ``pastEvents`` if not ``with_past`` (the caller adds them as bytes)."""
+    request = pb.OrchestratorRequest(instanceId=instance_id, newEvents=turn.new)
+    if with_past:
+        request.pastEvents.extend(turn.past)
     # go leaves executionId null; Dapr main sets it, and so do we (protocol.md §6 row 2).
     request.executionId.value = execution_id
     started = _started([*turn.past, *turn.new])

@@ -76,7 +76,8 @@ class SidecarService:
             return empty_pb2.Empty if not name else self.dialect.msg(name)
 
         def serialize(m: Any) -> bytes:
-            return bytes(m.SerializeToString())
+            # Work items for Dapr workers arrive already serialized (work_items.py).
+            return m if isinstance(m, bytes) else bytes(m.SerializeToString())
 
         limit = self._max_message_size
         methods: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}

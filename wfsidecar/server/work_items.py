@@ -19,11 +19,15 @@ import grpc
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import ShuttingDownError
 from wfsidecar.server.dialect import DAPR, Dialect
+from wfsidecar.workflow import request_wire
 from wfsidecar.workflow.dispatch import Accepts, WorkItem, WorkItemDispatcher
 
 logger = logging.getLogger(__name__)
 
 DAPR_STATEFUL_HISTORY_CAPABILITY = 2
+# Dapr WorkItem fields: the request oneof (1 orchestrator/workflow, 2 activity) and the token.
+_DAPR_FIELDS = {"orchestrator": 1, "activity": 2}
+_COMPLETION_TOKEN = 10
 DAPR_HEALTH_PING_CAPABILITY = 3
 
 
@@ -53,11 +57,12 @@ class WorkItemStreams:
                     await context.write(self._ping())
                     continue
                 work = self._encode(item)
-                if work.ByteSize() > self._max_message_size:
+                size = len(work) if isinstance(work, bytes) else work.ByteSize()
+                if size > self._max_message_size:
                     # Sending it would break this shared stream for every instance on it;
                     # only this one instance is held back, with the reason (issue #5).
                     self._dispatcher.reject(item, (
-                        f"work item is {work.ByteSize()} bytes, over the "
+                        f"work item is {size} bytes, over the "
                         f"listeners.max_message_size limit of {self._max_message_size} "
                         "bytes; wfsidecar cannot send it to a worker"))
                     continue
@@ -69,13 +74,15 @@ class WorkItemStreams:
             logger.info("worker stream %d closed", stream)
 
     def _encode(self, item: WorkItem) -> Any:
+        if self._dialect is DAPR and item.kind in _DAPR_FIELDS:
+            # Dapr and internal messages are the same bytes (dialect.py): the work item is
+            # framed around the stored request as it is, never parsed (issue #10: the
+            # daemon's cost per turn must not grow with the history).
+            return (request_wire.delimited(_DAPR_FIELDS[item.kind], item.request_bytes())
+                    + request_wire.delimited(_COMPLETION_TOKEN, item.token.encode()))
         work = self._dialect.msg("WorkItem")(completionToken=item.token)
         if item.kind == "orchestrator":
-            request = ipb.OrchestratorRequest.FromString(item.payload)
-            if item.cached:
-                # The worker holds the first ``cached`` past events (history_marks.py).
-                del request.pastEvents[:item.cached]
-                request.cachedHistory.eventCount = item.cached
+            request = ipb.OrchestratorRequest.FromString(item.request_bytes())
             work.orchestratorRequest.CopyFrom(
                 self._dialect.to_wire(request, self._dialect.msg("OrchestratorRequest")))
         elif item.kind == "entity":

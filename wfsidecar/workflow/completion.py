@@ -15,21 +15,29 @@ import uuid
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
-from wfsidecar.workflow import effects, projection
+from wfsidecar.workflow import effects, projection, request_wire
 from wfsidecar.workflow.state import WorkflowState
 
 
 def orchestrator_request(instance_id: str, state: WorkflowState,
-                         turn: engine.TurnInput) -> tuple[bytes, str, str]:
-    """The serialized OrchestratorRequest for ``turn`` with its orchestration's name and
-    version (for workers' work-item filters)."""
+                         turn: engine.TurnInput) -> tuple[bytes, list[bytes], str, str]:
+    """The OrchestratorRequest for ``turn`` as its head and the framed past events
+    (request_wire.py), with its orchestration's name and version (for work-item filters).
+
+    ``turn.past`` is ``state.history`` unless old redundant suspends were filtered out of
+    it; only then are its events framed on their own.
+    """
     view = projection.view(instance_id, state)
     execution_id = view.execution_id if view else ""
-    request = engine.build_orchestrator_request(instance_id, execution_id, turn)
+    request = engine.build_orchestrator_request(instance_id, execution_id, turn,
+                                                with_past=False)
     if state.trace:
         request.orchestrationTraceContext.ParseFromString(state.trace)
+    past = state.encoded_history()[1]
+    if len(turn.past) != len(state.history):
+        past = [request_wire.past_event(e.SerializeToString()) for e in turn.past]
     name, version = (view.name, view.version or "") if view else ("", "")
-    return request.SerializeToString(), name, version
+    return request.SerializeToString(), past, name, version
 
 
 def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,

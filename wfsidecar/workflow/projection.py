@@ -15,8 +15,9 @@ from wfsidecar.workflow.state import WorkflowState
 def view(instance_id: str, state: WorkflowState) -> engine.InstanceView | None:
     """The instance's projection; PENDING while only its start event is queued."""
     if state.history:
-        projected = engine.project(instance_id, state.history)
-        if projected is not None and rewind.rewind_requested(state.history, state.inbox):
+        facts = state.facts()
+        projected = engine.project(instance_id, state.history, facts=facts)
+        if projected is not None and facts.failed and rewind.requested(state.inbox):
             # A rewind was accepted: clients see it running again at once, so a
             # wait-for-completion does not return the old failure (protocol.md §3.2).
             projected = replace(projected, status=RuntimeStatus.RUNNING, output=None,

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.engine import HistoryFacts
 from wfsidecar.errors import StoreError
+from wfsidecar.workflow import request_wire
 
 DAPR = "dapr"
 MICROSOFT = "ms"
@@ -80,6 +82,26 @@ class WorkflowState:
         self.dialect = dialect
         # Microsoft: the worker's orchestration span, echoed back in every later request.
         self.trace: bytes | None = None
+        self._facts = HistoryFacts()
+        self._encoded = _Encoded()
+
+    def encoded_history(self) -> tuple[list[bytes], list[bytes]]:
+        """``history`` serialized event by event, and framed as request entries
+        (request_wire.py); only appended events are encoded anew. The lists are only ever
+        appended to (a replaced history gets new ones), so a slice taken later of what they
+        hold now is still what they held."""
+        return self._encoded.of(self.history)
+
+    def facts(self) -> HistoryFacts:
+        """The facts of ``history`` (engine/facts.py), folding only what was appended since
+        they were last asked for; a replaced history is folded anew."""
+        facts = self._facts
+        if not facts.describes(self.history):
+            facts = HistoryFacts()
+        if facts.count < len(self.history):
+            facts = facts.extended(self.history[facts.count:])
+        self._facts = facts
+        return facts
 
     @property
     def exists(self) -> bool:
@@ -98,6 +120,8 @@ class WorkflowState:
         custom = json.loads(raw_status) if raw_status else None
         state = cls(inbox, history, custom or None, int(meta["generation"]),
                     meta.get("dialect", DAPR))
+        state._encoded = _Encoded(history, [_required(ctx, history_key(i))
+                                            for i in range(len(history))])
         if "traceContext" in meta:
             state.trace = base64.b64decode(meta["traceContext"])
         return state
@@ -107,7 +131,7 @@ class WorkflowState:
         old_inbox = before.inbox if before else []
         old_history = before.history if before else []
         _write_list(ctx, inbox_key, old_inbox, self.inbox)
-        _write_list(ctx, history_key, old_history, self.history)
+        _write_list(ctx, history_key, old_history, self.history, self.encoded_history()[0])
         old_custom = before.custom_status if before else None
         if self.custom_status != old_custom or before is None:
             if self.custom_status is None:
@@ -129,14 +153,53 @@ class WorkflowState:
         copy = WorkflowState(list(self.inbox), list(self.history), self.custom_status,
                              self.generation, self.dialect)
         copy.trace = self.trace
+        copy._facts = self._facts
+        copy._encoded = self._encoded.copy()
+        return copy
+
+
+class _Encoded:
+    """The serialized events of a history, kept in step with it like its facts."""
+
+    __slots__ = ("_first", "_framed", "_last", "_raw")
+
+    def __init__(self, events: Sequence[pb.HistoryEvent] = (),
+                 raw: list[bytes] | None = None) -> None:
+        self._raw: list[bytes] = raw if raw is not None else []
+        self._framed = [request_wire.past_event(r) for r in self._raw]
+        self._first = events[0] if events else None
+        self._last = events[-1] if events else None
+
+    def of(self, history: Sequence[pb.HistoryEvent]) -> tuple[list[bytes], list[bytes]]:
+        n = len(self._raw)
+        if n and (len(history) < n or history[0] is not self._first
+                  or history[n - 1] is not self._last):
+            self._raw, self._framed, n = [], [], 0  # new lists: older slices stay valid
+        if n < len(history):
+            for event in history[n:]:
+                raw = event.SerializeToString()
+                self._raw.append(raw)
+                self._framed.append(request_wire.past_event(raw))
+            self._first, self._last = history[0], history[-1]
+        return self._raw, self._framed
+
+    def copy(self) -> _Encoded:
+        copy = _Encoded()
+        copy._raw, copy._framed = list(self._raw), list(self._framed)
+        copy._first, copy._last = self._first, self._last
         return copy
 
 
 def _write_list(ctx: TurnContext, key: object, old: Sequence[pb.HistoryEvent],
-                new: Sequence[pb.HistoryEvent]) -> None:
+                new: Sequence[pb.HistoryEvent], encoded: Sequence[bytes] | None = None) -> None:
     assert callable(key)
-    for i, event in enumerate(new):
+    common = min(len(old), len(new))
+    # Events are never mutated once listed, so a list that kept its first and last common
+    # events was only appended to: the common part needs no comparing (turns stay O(new)).
+    unchanged = common and old[0] is new[0] and old[common - 1] is new[common - 1]
+    for i in range(common if unchanged else 0, len(new)):
+        event = new[i]
         if i >= len(old) or (old[i] is not event and old[i] != event):
-            ctx.put(key(i), event.SerializeToString())
+            ctx.put(key(i), encoded[i] if encoded is not None else event.SerializeToString())
     for i in range(len(new), len(old)):
         ctx.delete(key(i))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from wfsidecar.errors import NotFoundError
+from wfsidecar.workflow import request_wire
 
 logger = logging.getLogger("wfsidecar.workflow.dispatch")
 
@@ -26,7 +27,8 @@ class WorkItem:
 
     kind: Kind
     instance_id: str
-    # serialized OrchestratorRequest / ActivityRequest / EntityBatchRequest (internal model)
+    # serialized OrchestratorRequest / ActivityRequest / EntityBatchRequest (internal model);
+    # an OrchestratorRequest without its past, which is ``past[:past_len]`` (request_bytes)
     payload: bytes
     task_id: int = -1
     token: str = ""
@@ -54,9 +56,18 @@ class WorkItem:
     # dispatched, 0 = send them all); whether the applied answer left the worker holding
     # that past (False once it ended the execution).
     past_len: int = 0
+    past: Sequence[bytes] = ()
     lineage: int = 0
     cached: int = 0
     history_kept: bool = True
+
+
+    def request_bytes(self) -> bytes:
+        """The serialized request this item carries: for an orchestrator item, its past
+        included, less the ``cached`` events the receiving worker holds already."""
+        if self.kind != "orchestrator":
+            return self.payload
+        return request_wire.request_bytes(self.payload, self.past, self.past_len, self.cached)
 
 
 # A worker stream's work-item filter: True if that worker can run the item.

@@ -224,10 +224,10 @@ class WorkflowActor:
             state.inbox = []
             state.save(ctx, before)
             return ReminderResult.DONE
-        payload, name, version = orchestrator_request(self.instance_id, state, turn)
-        item = WorkItem("orchestrator", self.instance_id, payload, dialect=state.dialect,
+        head, past, name, version = orchestrator_request(self.instance_id, state, turn)
+        item = WorkItem("orchestrator", self.instance_id, head, dialect=state.dialect,
                         on_complete=self._deliver_completion, on_poison=self._report_poison,
-                        name=name, version=version,
+                        name=name, version=version, past=past,
                         past_len=len(turn.past), lineage=self._lineage.of(turn.past))
         self._dispatch = _Dispatch(item, turn, len(state.inbox))
         self._dispatcher.submit(item)
