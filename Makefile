@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := wfsidecar tests bench
 
-.PHONY: install run test lint typecheck bench chaos proto proto-check docker clean
+.PHONY: install run test test-fast test-slow lint typecheck bench chaos proto proto-check docker clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -28,8 +28,26 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Test tiers. The fast one needs no SDK virtualenv, node or network (about 45 s on 2 cores,
+# keep it under 90): unit, engine, store, workflow, actors, in-process server, hazards,
+# fuzz. The slow one is every other test, so none can fall between the two: real SDK
+# workers (scenarios, e2e suites, wire conformance), chaos, JS, differential, process.
+FAST_TESTS := tests/unit tests/engine tests/store tests/workflow tests/actors tests/server \
+	tests/hazards tests/fuzz tests/test_app.py tests/test_cli_version.py
+
+PYTEST_FAST := $(PY) -m pytest -q $(FAST_TESTS)
+PYTEST_SLOW := $(PY) -m pytest -q $(addprefix --ignore=,$(FAST_TESTS))
+
+test-fast: install
+	$(PYTEST_FAST)
+
+test-slow: install
+	$(PYTEST_SLOW)
+
+# Every tier, lint first; the fast tier runs before the slow one so its failures stop early.
 test: install lint
-	$(PY) -m pytest -q
+	$(PYTEST_FAST)
+	$(PYTEST_SLOW)
 
 # The store benchmark runs last: its last line is group_commit_speedup_64=<ratio>.
 bench: install
