@@ -140,6 +140,12 @@ _RESOLVED_BY = {
 _SCHEDULING_OF = {kind: sched for sched, kinds in _RESOLVED_BY.items() for kind in kinds}
 
 
+def schedules(event: pb.HistoryEvent) -> bool:
+    """True if ``event`` schedules something a later event resolves (a task, timer or
+    child)."""
+    return event.WhichOneof("eventType") in _RESOLVED_BY
+
+
 def unresolved_scheduling(events: Sequence[pb.HistoryEvent]) -> set[int]:
     """Indexes of scheduling events whose result is not (yet) in ``events``.
 

@@ -15,10 +15,12 @@ from wfsidecar.engine import rewind
 from wfsidecar.engine.actions import (
     record_action,
     record_delivered,
+    schedules,
     unresolved_scheduling,
 )
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
 from wfsidecar.engine.entities import MessageEntity
+from wfsidecar.engine.facts import HistoryFacts
 from wfsidecar.engine.outbox import (
     DeliverEvent,
     Outbox,
@@ -68,7 +70,9 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         marker.CopyFrom(turn.new[0])
         marker.orchestratorStarted.version.CopyFrom(response.version)
     generation = [*turn.past, marker, *turn.new[1:]]
-    started = next((e for e in generation if e.HasField("executionStarted")), None)
+    past = turn.facts if turn.facts is not None else HistoryFacts.of(turn.past)
+    started = past.started if past.started is not None else next(
+        (e for e in turn.new if e.HasField("executionStarted")), None)
     if started is None:
         raise InvalidArgumentError(f"turn for {instance_id!r} has no ExecutionStarted")
     custom_status = response.customStatus.value if response.HasField("customStatus") else None
@@ -76,9 +80,10 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
     # Scheduling events can only arrive in the inbox from a rerun; those still open are
     # scheduled again here (rerun.py).
     first_new = len(turn.past) + 1
-    for index in sorted(unresolved_scheduling(generation)):
-        if index >= first_new:
-            record_delivered(rec, generation[index])
+    if any(schedules(e) for e in turn.new):
+        for index in sorted(unresolved_scheduling(generation)):
+            if index >= first_new:
+                record_delivered(rec, generation[index])
 
     rewinding = rewind.rewind_action(response)
     if rewinding is not None and any(e.HasField("executionRewound") for e in turn.new):
@@ -107,12 +112,12 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         output = reason.input.value if reason.HasField("input") else None
         complete(rec, RuntimeStatus.TERMINATED, output, None, event_id=-1,
                  terminate=terminate, history=generation)
-        return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+        return _result(instance_id, past, [*generation, *rec.events], rec, custom_status, now_ms)
 
     for action in actions:
         record_action(rec, action, _kind(action))
     if completion is None:
-        return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+        return _result(instance_id, past, [*generation, *rec.events], rec, custom_status, now_ms)
     action, status = completion
     co = action.completeOrchestration
     if status is RuntimeStatus.CONTINUED_AS_NEW:
@@ -130,7 +135,7 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
     complete(rec, status, co.result.value if co.HasField("result") else None,
              co.failureDetails if co.HasField("failureDetails") else None,
              event_id=action.id, terminate=terminate, history=generation)
-    return _result(instance_id, [*generation, *rec.events], rec, custom_status, now_ms)
+    return _result(instance_id, past, [*generation, *rec.events], rec, custom_status, now_ms)
 
 
 def _kind(action: pb.OrchestratorAction) -> str:
@@ -156,8 +161,10 @@ def _split(response: pb.OrchestratorResponse) -> tuple[
     return before, None
 
 
-def _result(instance_id: str, history: list[pb.HistoryEvent], rec: Recorder,
-            custom_status: str | None, now_ms: int) -> TurnResult:
-    view = project(instance_id, history, last_updated_ms=now_ms)
+def _result(instance_id: str, past: HistoryFacts, history: list[pb.HistoryEvent],
+            rec: Recorder, custom_status: str | None, now_ms: int) -> TurnResult:
+    # ``history`` is the past ``past`` describes plus this turn's events: fold only those.
+    facts = past.extended(history[past.count:])
+    view = project(instance_id, history, last_updated_ms=now_ms, facts=facts)
     assert view is not None  # the generation has an ExecutionStarted (checked above)
     return TurnResult(history, False, [], rec.outbox, custom_status, view)

@@ -1,8 +1,8 @@
 """One turn: choose what the worker sees (begin_turn) and build the work-item requests.
 
 The rules are durabletask-go's ``addEvent`` and turn drop checks (engine.md §1.2, §1.3)
-plus the correlation checks the reference engines lack (engine.md §7 hazards 4-5) and the
-suspend/resume rule the Python SDKs need (``_Suspension``).
+plus the correlation checks the reference engines lack (engine.md §7 hazards 4-5, kept in
+``facts.Correlation``) and the suspend/resume rule the Python SDKs need (``_Suspension``).
 Applying the worker's answer is ``apply.py``.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
 from wfsidecar.engine import rewind
-from wfsidecar.engine.actions import resolved_task_id
+from wfsidecar.engine.facts import HistoryFacts
 from wfsidecar.errors import InvalidArgumentError
 
 
@@ -25,47 +25,7 @@ class TurnInput:
     past: list[pb.HistoryEvent]
     new: list[pb.HistoryEvent]  # [OrchestratorStarted(now)] + accepted inbox events
     dropped: int  # inbox events discarded (duplicates, stale, after completion)
-
-
-@dataclass(slots=True)
-class _Correlation:
-    """Ids this generation has scheduled, so stale or duplicate resolutions can be dropped."""
-
-    tasks: set[int]
-    timers: set[int]
-    fired: set[int]
-    children: set[int]
-
-    @classmethod
-    def of(cls, events: Sequence[pb.HistoryEvent]) -> _Correlation:
-        corr = cls(set(), set(), set(), set())
-        for event in events:
-            corr.accept(event)
-        return corr
-
-    def accept(self, event: pb.HistoryEvent) -> bool:
-        """Record ``event``; False if it resolves nothing this generation scheduled."""
-        kind = event.WhichOneof("eventType")
-        if kind == "taskScheduled":
-            self.tasks.add(event.eventId)
-        elif kind == "timerCreated":
-            self.timers.add(event.eventId)
-        elif kind == "subOrchestrationInstanceCreated":
-            self.children.add(event.eventId)
-        elif kind == "timerFired":
-            # Timer ids are never reused within a generation, so a second firing is a
-            # re-created reminder (hazard 4) and an unknown id is from an older generation
-            # (hazard 5). Task ids are NOT deduplicated: MS Python retries an activity under
-            # the same id (protocol.md §7 "Retries"); the actor dedupes by dispatch token.
-            timer_id = event.timerFired.timerId
-            if timer_id not in self.timers or timer_id in self.fired:
-                return False
-            self.fired.add(timer_id)
-        elif kind in ("taskCompleted", "taskFailed"):
-            return resolved_task_id(event) in self.tasks
-        elif kind in ("subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
-            return resolved_task_id(event) in self.children
-        return True
+    facts: HistoryFacts | None = None  # of ``past``, when the caller had them
 
 
 @dataclass(slots=True)
@@ -99,28 +59,33 @@ class _Suspension:
 
 
 def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent],
-               now_ms: int) -> TurnInput | None:
+               now_ms: int, facts: HistoryFacts | None = None) -> TurnInput | None:
     """Decide this turn's new events; None when there is nothing to dispatch.
 
     None means the whole inbox is consumed without running the worker: the instance is
     terminal (hazard 1), its history is invalid (no ExecutionStarted), or every inbox
-    event was dropped.
+    event was dropped. ``facts``, if given, are those of ``past`` (facts.py).
     """
-    started = any(e.HasField("executionStarted") for e in past)
+    if facts is None:
+        facts = HistoryFacts.of(past)
+    started = facts.started is not None
     if past and not started:
         return None  # invalid state: durabletask-go drops such work items (engine.md §1.3)
-    # A database written before redundant suspends/resumes were dropped may hold some: the
-    # worker must not see them either. Without any, ``past`` keeps the same event objects.
-    suspension = _Suspension(False)
-    past = [event for event in past if suspension.accept(event)]
-    rewound = rewind.rewind_requested(past, inbox)
+    if facts.redundant_suspension:
+        # A database written before redundant suspends/resumes were dropped may hold some:
+        # the worker must not see them either.
+        suspension = _Suspension(False)
+        past = [event for event in past if suspension.accept(event)]
+        facts = HistoryFacts.of(past)
+    rewound = rewind.requested(inbox) if facts.failed else None
     if rewound is not None:
         # Exactly these two new events: the Python SDK checks the length (protocol.md §3.2).
-        marker = h.orchestrator_started(_turn_time(past, [], now_ms))
-        return TurnInput(list(past), [marker, rewound], len(inbox) - 1)
-    if any(e.HasField("executionCompleted") for e in past):
+        marker = h.orchestrator_started(_turn_time(facts, [], now_ms))
+        return TurnInput(list(past), [marker, rewound], len(inbox) - 1, facts)
+    if facts.completed is not None:
         return None  # completed instances never reopen (protocol.md §5.2, hazard 1)
-    corr = _Correlation.of(past)
+    corr = facts.correlation.copy()
+    suspension = _Suspension(facts.suspended)
     accepted: list[pb.HistoryEvent] = []
     replay = False
     for event in inbox:
@@ -138,19 +103,15 @@ def begin_turn(past: Sequence[pb.HistoryEvent], inbox: Sequence[pb.HistoryEvent]
             accepted.append(event)
     if not started or not (accepted or replay):
         return None
-    marker = h.orchestrator_started(_turn_time(past, accepted, now_ms))
-    return TurnInput(list(past), [marker, *accepted], len(inbox) - len(accepted))
+    marker = h.orchestrator_started(_turn_time(facts, accepted, now_ms))
+    return TurnInput(list(past), [marker, *accepted], len(inbox) - len(accepted), facts)
 
 
-def _turn_time(past: Sequence[pb.HistoryEvent], accepted: Sequence[pb.HistoryEvent],
-               now_ms: int) -> int:
+def _turn_time(past: HistoryFacts, accepted: Sequence[pb.HistoryEvent], now_ms: int) -> int:
     # The OrchestratorStarted time is the SDK's deterministic "now": it must move forward
     # every turn (Dapr e2e test_now_with_sequence_ordering) even if the clock did not, and
     # a timer must never fire "before" its fireAt (protocol.md §5.2 row 4).
-    floor = now_ms
-    for event in past:
-        if event.HasField("orchestratorStarted"):
-            floor = max(floor, event.timestamp.ToMilliseconds() + 1)
+    floor = max(now_ms, past.last_turn_ms + 1)
     for event in accepted:
         if event.HasField("timerFired"):
             floor = max(floor, _ceil_ms(event.timerFired.fireAt.ToNanoseconds()))

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
-from wfsidecar.engine import rewind
 from wfsidecar.errors import AlreadyExistsError, NotFoundError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import effects, poison, projection
@@ -198,7 +197,7 @@ class WorkflowActor:
     def _accept(self, ctx: TurnContext, state: WorkflowState, event: pb.HistoryEvent) -> None:
         """Queue an event for the next turn (dropped once the instance is terminal, except
         a rewind of a failed instance)."""
-        reopening = event.HasField("executionRewound") and rewind.failed(state.history)
+        reopening = event.HasField("executionRewound") and state.facts().failed
         if projection.terminal(self.instance_id, state) and not reopening:
             return
         before = state.copy()
@@ -218,7 +217,7 @@ class WorkflowActor:
             when = state.inbox[0].executionStarted.scheduledStartTimestamp.ToMilliseconds()
             ctx.set_reminder(RUN, due_ms=when)
             return ReminderResult.DONE
-        turn = engine.begin_turn(state.history, state.inbox, ctx.now_ms)
+        turn = engine.begin_turn(state.history, state.inbox, ctx.now_ms, state.facts())
         if turn is None:
             before = state.copy()
             state.inbox = []
