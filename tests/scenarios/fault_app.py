@@ -3,8 +3,9 @@
   fault_app.py work               run a worker until killed; $ROLE names it in $MARKS
   fault_app.py start NAME ID      schedule workflow NAME as instance ID
   fault_app.py await ID...        wait for each, print {id: [status, output]} as JSON
-  fault_app.py suspend-twice ID   schedule a ``hold`` workflow, suspend it twice, raise
-                                  its "go" event, resume it (each call committed on return)
+  fault_app.py twice ID1 ID2      schedule two ``hold`` workflows; suspend ID1 twice, raise
+                                  its "go", resume it; suspend ID2, raise its "go", resume
+                                  it twice (each call is committed when it returns)
 
 A worker with $VICTIM=activity blocks forever inside the ``step`` activity; with
 $VICTIM=turn it blocks forever inside the first (non-replay) execution of a ``turn``
@@ -101,13 +102,16 @@ def main() -> None:
     elif mode == "terminate":
         client.terminate_workflow(sys.argv[2])
         print(json.dumps(sys.argv[2]), flush=True)
-    elif mode == "suspend-twice":
-        instance_id = client.schedule_new_workflow(hold, instance_id=sys.argv[2])
-        client.pause_workflow(instance_id)
-        client.pause_workflow(instance_id)  # a retried or repeated call
-        client.raise_workflow_event(instance_id, "go", data=21)
-        client.resume_workflow(instance_id)
-        print(json.dumps(instance_id), flush=True)
+    elif mode == "twice":
+        for n, instance_id in enumerate(sys.argv[2:4]):
+            client.schedule_new_workflow(hold, instance_id=instance_id)
+            # n == 0: a suspend retried or repeated; n == 1: a resume
+            for _ in range(2 - n):
+                client.pause_workflow(instance_id)
+            client.raise_workflow_event(instance_id, "go", data=21)
+            for _ in range(1 + n):
+                client.resume_workflow(instance_id)
+        print(json.dumps(sys.argv[2:4]), flush=True)
     elif mode == "await":
         print(json.dumps(await_all(client, sys.argv[2:], timeout=60)), flush=True)
 

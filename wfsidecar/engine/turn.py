@@ -37,7 +37,9 @@ class _Suspension:
     ExecutionSuspended that arrives while suspended like any other event; on the resume it
     replays the buffer, the buffered suspend suspends it again, and each later buffered
     event is appended to the very list being iterated: the worker loops forever and grows
-    without bound (issue #10, found by the chaos run). WorkflowService.suspend's status
+    without bound (issue #10, found by the chaos run). An ExecutionResumed while not
+    suspended is an event they "don't know how to handle": the workflow fails. Chaos runs
+    stored both, from client calls retried across a kill. WorkflowService.suspend's status
     check cannot prevent it: the first suspend sits in the inbox, not history, until its
     turn commits, so a retried or repeated call passes the check.
     """
