@@ -49,6 +49,9 @@ def test_new_history_replaces_and_failed_children_are_rewound() -> None:
     assert result.view.status is engine.RuntimeStatus.RUNNING
     assert [(o.instance_id, o.event.WhichOneof("eventType")) for o in result.outbox
             if isinstance(o, engine.DeliverEvent)] == [("wf-child", "executionRewound")]
+    [sent] = [o.event.executionRewound for o in result.outbox
+              if isinstance(o, engine.DeliverEvent)]
+    assert sent.parentExecutionId.value == result.view.execution_id
     # The follow-up turn shows the worker nothing new but OrchestratorStarted.
     assert [rewind.is_replay_marker(e) for e in result.next_inbox] == [True]
     replay = engine.begin_turn(result.history, result.next_inbox, T0 + 12)
@@ -79,3 +82,34 @@ def test_rewind_re_arms_timers_the_failure_dropped() -> None:
     timers = [o for o in result.outbox if isinstance(o, engine.ScheduleTimer)]
     assert [(t.timer_id, t.fire_at_ms) for t in timers] == [(1, T0 + 60_000)]  # 2 fired
     assert timers[0].fired.timerFired.timerId == 1
+
+
+def test_a_purged_child_is_created_again_from_what_its_rewind_carries() -> None:
+    # The parent's rewind carries the child's original creation and a parent link to the
+    # parent's new run, so a child purged since it failed can be started again.
+    wf = failed_parent()
+    turn = engine.begin_turn(wf.history, [rewind.execution_rewound(None, T0 + 10)], T0 + 10)
+    assert turn is not None
+    keep = [e for e in wf.history if not e.HasField("subOrchestrationInstanceFailed")
+            and not e.HasField("executionCompleted")]
+    at = next(i for i, e in enumerate(keep) if e.HasField("executionStarted"))
+    rerun = pb.HistoryEvent()
+    rerun.CopyFrom(keep[at])  # the SDK gives the rewound run a new execution id
+    rerun.executionStarted.orchestrationInstance.executionId.value = "parent-run-2"
+    keep[at] = rerun
+    result = engine.apply_response("wf", turn, rewind_response(keep), T0 + 11,
+                                   new_execution_id=lambda: "unused")
+    [message] = [o.event for o in result.outbox if isinstance(o, engine.DeliverEvent)]
+    again = rewind.recreated_child(message, "child-run-2", T0 + 12)
+    assert again is not None
+    es = again.executionStarted
+    [created] = [e for e in wf.history if e.HasField("subOrchestrationInstanceCreated")]
+    assert (es.name, es.orchestrationInstance.instanceId, es.input.value) == (
+        "Child", "wf-child", created.subOrchestrationInstanceCreated.input.value)
+    assert es.orchestrationInstance.executionId.value == "child-run-2"
+    parent = es.parentInstance
+    assert (parent.taskScheduledId, parent.name.value) == (created.eventId, "Flow")
+    assert parent.orchestrationInstance.instanceId == "wf"
+    assert parent.orchestrationInstance.executionId.value == "parent-run-2"
+    # A client's RewindInstance carries no creation: nothing to create from it.
+    assert rewind.recreated_child(rewind.execution_rewound("why", T0), "x", T0) is None

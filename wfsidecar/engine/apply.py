@@ -93,10 +93,11 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
         view = project(instance_id, new_history, last_updated_ms=now_ms)
         if view is None:
             raise InvalidArgumentError("the rewound history has no ExecutionStarted")
+        new_started = next(e for e in new_history if e.HasField("executionStarted"))
         outbox: list[Outbox] = [
-            DeliverEvent(child, rewind.execution_rewound(
-                None, now_ms, parent_execution_id=view.execution_id))
-            for child in rewind.failed_children(turn.past)]
+            DeliverEvent(created.subOrchestrationInstanceCreated.instanceId,
+                         rewind.child_rewound(created, new_started, now_ms))
+            for created in rewind.failed_children(turn.past)]
         outbox += rewind.pending_timers(new_history, now_ms)
         return TurnResult(new_history, False, [rewind.replay_marker(now_ms)], outbox,
                           custom_status, view)

@@ -4,8 +4,9 @@ The exact contract (protocol.md §3.2 RewindInstance): the worker is shown the o
 history, completion included, with ``newEvents == [OrchestratorStarted, ExecutionRewound]``
 exactly; it answers with one ``rewindOrchestration`` action whose ``newHistory`` (the old
 history minus the failures and the completion) replaces the history. Failed children are
-rewound too, and a plain turn (``newEvents == [OrchestratorStarted]``) follows so the
-replay re-issues the removed work.
+rewound too (or, if purged meanwhile, created again from their original creation, as the
+reference backend in durabletask 1.12 does), and a plain turn (``newEvents ==
+[OrchestratorStarted]``) follows so the replay re-issues the removed work.
 """
 
 from __future__ import annotations
@@ -66,13 +67,61 @@ def rewind_action(response: pb.OrchestratorResponse) -> pb.OrchestratorAction | 
     return next((a for a in response.actions if a.HasField("rewindOrchestration")), None)
 
 
-def failed_children(past: Sequence[pb.HistoryEvent]) -> list[str]:
-    """Instance ids of the children whose failure the old history recorded."""
-    created = {e.eventId: e.subOrchestrationInstanceCreated.instanceId
-               for e in past if e.HasField("subOrchestrationInstanceCreated")}
+def failed_children(past: Sequence[pb.HistoryEvent]) -> list[pb.HistoryEvent]:
+    """The SubOrchestrationInstanceCreated events of the children whose failure the old
+    history recorded."""
+    created = {e.eventId: e for e in past if e.HasField("subOrchestrationInstanceCreated")}
     return [created[e.subOrchestrationInstanceFailed.taskScheduledId] for e in past
             if e.HasField("subOrchestrationInstanceFailed")
             and e.subOrchestrationInstanceFailed.taskScheduledId in created]
+
+
+def child_rewound(created: pb.HistoryEvent, parent_started: pb.HistoryEvent,
+                  now_ms: int) -> pb.HistoryEvent:
+    """The rewind a failed child is sent: it names the parent's new run and also carries
+    the child's original creation (``created``, the parent's SubOrchestrationInstanceCreated),
+    for which ExecutionRewoundEvent has fields. A child purged since its failure is created
+    again from it (``recreated_child``); otherwise the parent would wait forever."""
+    parent_es = parent_started.executionStarted
+    event = execution_rewound(None, now_ms, parent_execution_id=(
+        parent_es.orchestrationInstance.executionId.value))
+    child, rewound = created.subOrchestrationInstanceCreated, event.executionRewound
+    rewound.instanceId.value = child.instanceId
+    rewound.name.value = child.name
+    if child.HasField("version"):
+        rewound.version.CopyFrom(child.version)
+    if child.HasField("input"):
+        rewound.input.CopyFrom(child.input)
+    rewound.tags.update(child.tags)
+    # The same parent link a first start gets (actions._child_started), to the new run.
+    parent = rewound.parentInstance
+    parent.taskScheduledId = created.eventId
+    parent.name.value = parent_es.name
+    if parent_es.HasField("version"):
+        parent.version.CopyFrom(parent_es.version)
+    parent.orchestrationInstance.CopyFrom(parent_es.orchestrationInstance)
+    if parent_es.HasField("parentTraceContext"):
+        rewound.parentTraceContext.CopyFrom(parent_es.parentTraceContext)
+    return event
+
+
+def recreated_child(rewound: pb.HistoryEvent, execution_id: str,
+                    now_ms: int) -> pb.HistoryEvent | None:
+    """The ExecutionStarted that creates a purged child again from the creation its
+    parent's rewind carries (``child_rewound``); None if the rewind carries none (a
+    client's RewindInstance)."""
+    carried = rewound.executionRewound
+    if not (carried.instanceId.value and carried.name.value
+            and carried.HasField("parentInstance")):
+        return None
+    return h.execution_started(
+        name=carried.name.value, instance_id=carried.instanceId.value,
+        execution_id=execution_id,
+        input=carried.input.value if carried.HasField("input") else None,
+        version=carried.version.value or None, now_ms=now_ms, parent=carried.parentInstance,
+        parent_trace_context=(carried.parentTraceContext
+                              if carried.HasField("parentTraceContext") else None),
+        tags=dict(carried.tags))
 
 
 def pending_timers(history: Sequence[pb.HistoryEvent], now_ms: int) -> list[ScheduleTimer]:

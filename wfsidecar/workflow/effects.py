@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.engine import rewind
 from wfsidecar.errors import FailedPreconditionError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import projection
@@ -69,6 +70,17 @@ def read_event_reminder(name: str) -> tuple[str, str | None]:
     parts = name.split("-")
     dialect = parts[1] if len(parts) >= 3 else "dapr"
     return dialect, parts[3] if len(parts) == 4 else None
+
+
+def purged_child_start(state: WorkflowState, event: pb.HistoryEvent,
+                       now_ms: int) -> pb.HistoryEvent:
+    """``event`` as this instance should take it: a parent's rewind that finds this failed
+    child purged becomes the ExecutionStarted that creates it again from the original
+    creation the rewind carries (``rewind.child_rewound``); dropping it, as any event for
+    a missing instance is, would leave the rewound parent waiting for the child forever."""
+    if state.exists or not event.HasField("executionRewound"):
+        return event
+    return rewind.recreated_child(event, uuid.uuid4().hex, now_ms) or event
 
 
 def send_entity(ctx: TurnContext, entity_id: str, event: pb.HistoryEvent, due_ms: int) -> None:

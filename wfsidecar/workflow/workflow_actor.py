@@ -115,7 +115,8 @@ class WorkflowActor:
                 self._accept(ctx, state, pb.HistoryEvent.FromString(data))
             return ReminderResult.DONE
         if name.startswith("evt-"):
-            event = pb.HistoryEvent.FromString(data)
+            event = effects.purged_child_start(state, pb.HistoryEvent.FromString(data),
+                                               ctx.now_ms)
             dialect, tag = effects.read_event_reminder(name)
             if event.HasField("executionStarted"):
                 self._create_child(ctx, state, event, dialect)
