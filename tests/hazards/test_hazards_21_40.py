@@ -646,7 +646,7 @@ async def test_hazard_37_past_and_far_timers_fire_once_and_late_ones_drop(
 
 
 async def test_hazard_38_status_matches_history_after_every_commit(tmp_path: Path) -> None:
-    async with daemon(tmp_path / "wf.db") as (_, client):
+    async with daemon(tmp_path / "wf.db") as (app, client):
         await client.start("s")
         assert (await state(client, "s")).orchestrationStatus == \
             pb.ORCHESTRATION_STATUS_PENDING
@@ -678,10 +678,20 @@ async def test_hazard_38_status_matches_history_after_every_commit(tmp_path: Pat
         got, events = await status_after(
             await worker.next(),
             complete(0, pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW, result='"two"'))
-        # Between generations: the new one's start, not terminal, not CONTINUED_AS_NEW.
+        # Between generations: the new one's start, RUNNING (as durabletask-go and Dapr
+        # report a continued instance), never PENDING, terminal or CONTINUED_AS_NEW.
         assert events == []
-        assert got.orchestrationStatus in (pb.ORCHESTRATION_STATUS_PENDING,
-                                           pb.ORCHESTRATION_STATUS_RUNNING)
+        assert got.orchestrationStatus == pb.ORCHESTRATION_STATUS_RUNNING
+        waited = await client.call("WaitForInstanceStart", pb.GetInstanceRequest(
+            instanceId="s"), pb.GetInstanceResponse, deadline=5)
+        assert waited.orchestrationState.orchestrationStatus == \
+            pb.ORCHESTRATION_STATUS_RUNNING
+        async with channel_to(app, ms) as channel:  # QueryInstances: Microsoft only
+            query = ms.QueryInstancesRequest()
+            query.query.runtimeStatus.append(ms.ORCHESTRATION_STATUS_RUNNING)
+            found = await Client(channel).call("QueryInstances", query,
+                                               ms.QueryInstancesResponse)
+        assert [s.instanceId for s in found.orchestrationState] == ["s"]
         assert got.createdTimestamp.ToMilliseconds() > first_created
         assert got.input.value == '"two"'
         second_gen = got.createdTimestamp

@@ -15,6 +15,7 @@ import uuid
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.engine import rewind
 from wfsidecar.workflow import effects, projection, request_wire
 from wfsidecar.workflow.state import WorkflowState
 
@@ -58,7 +59,12 @@ def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
     if result.continued_as_new:
         state.history = []
         state.generation += 1
-        state.inbox = [*result.next_inbox, *state.inbox]
+        # A replay marker right behind the new start says a running instance goes on
+        # here: it reads RUNNING, not PENDING, until the new generation's first turn
+        # commits (projection.continued; durabletask-go and Dapr report RUNNING). The
+        # start stays first, where the scheduled-start and poison checks look for it.
+        started, *carryover = result.next_inbox
+        state.inbox = [started, rewind.replay_marker(ctx.now_ms), *carryover, *state.inbox]
     else:
         state.history = list(result.history)
         state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn

@@ -13,7 +13,8 @@ from wfsidecar.workflow.state import WorkflowState
 
 
 def view(instance_id: str, state: WorkflowState) -> engine.InstanceView | None:
-    """The instance's projection; PENDING while only its start event is queued."""
+    """The instance's projection; PENDING while only its start event is queued (unless
+    that start continues the instance as new)."""
     if state.history:
         facts = state.facts()
         projected = engine.project(instance_id, state.history, facts=facts)
@@ -27,7 +28,17 @@ def view(instance_id: str, state: WorkflowState) -> engine.InstanceView | None:
     if started is None:
         return None
     projected = engine.project(instance_id, [started])
-    return replace(projected, status=RuntimeStatus.PENDING) if projected else None
+    if projected is None or continued(state):
+        return projected  # RUNNING: the next generation of a running instance
+    return replace(projected, status=RuntimeStatus.PENDING)
+
+
+def continued(state: WorkflowState) -> bool:
+    """True while the queued start is the next generation of a continued-as-new instance,
+    which apply_completion marks with a replay marker right behind it (hazard 38)."""
+    return (not state.history and len(state.inbox) > 1
+            and state.inbox[0].HasField("executionStarted")
+            and rewind.is_replay_marker(state.inbox[1]))
 
 
 def snapshot(instance_id: str, state: WorkflowState) -> InstanceSnapshot | None:
