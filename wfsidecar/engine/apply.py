@@ -8,7 +8,7 @@ lose nor duplicate an effect (engine.md §7 hazard 16).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import rewind
@@ -44,6 +44,9 @@ class TurnResult:
     outbox: list[Outbox]
     custom_status: str | None
     view: InstanceView  # after the turn; of the new generation after continue-as-new
+    # Microsoft: tags the worker's completion adds to the instance's (CompleteOrchestration
+    # tags, protocol.md §5.2 row 6); a continue-as-new puts them on the next generation.
+    completion_tags: dict[str, str] = field(default_factory=dict)
 
 
 def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorResponse,
@@ -136,7 +139,8 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
     complete(rec, status, co.result.value if co.HasField("result") else None,
              co.failureDetails if co.HasField("failureDetails") else None,
              event_id=action.id, terminate=terminate, history=generation)
-    return _result(instance_id, past, [*generation, *rec.events], rec, custom_status, now_ms)
+    result = _result(instance_id, past, [*generation, *rec.events], rec, custom_status, now_ms)
+    return replace(result, completion_tags=dict(co.tags))
 
 
 def _kind(action: pb.OrchestratorAction) -> str:

@@ -110,7 +110,7 @@ def continue_as_new(rec: Recorder, action: pb.OrchestratorAction,
         parent=old.parentInstance if old.HasField("parentInstance") else None,
         parent_trace_context=(old.parentTraceContext
                               if old.HasField("parentTraceContext") else None),
-        tags=dict(old.tags))
+        tags={**old.tags, **co.tags})  # Microsoft: the completion's tags carry on
     if rec.started.HasField("router"):
         started.router.CopyFrom(rec.started.router)
     carryover = []

@@ -69,6 +69,7 @@ def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
         state.history = list(result.history)
         state.inbox = [*result.next_inbox, *state.inbox]  # rewind: the replay turn
     state.custom_status = result.custom_status
+    state.tags.update(result.completion_tags)
     if response.HasField("orchestrationTraceContext"):
         state.trace = response.orchestrationTraceContext.SerializeToString()
     terminal = projection.terminal(instance_id, state)

@@ -47,7 +47,9 @@ def snapshot(instance_id: str, state: WorkflowState) -> InstanceSnapshot | None:
         return None
     started = next((e for e in (*state.history[:2], *state.inbox[:1])
                     if e.HasField("executionStarted")), None)
-    tags = tuple(sorted(started.executionStarted.tags.items())) if started else ()
+    # The tags it was started with, and those its completion added (Microsoft).
+    tags = tuple(sorted({**(started.executionStarted.tags if started else {}),
+                         **state.tags}.items()))
     return InstanceSnapshot(current, state.custom_status, tuple(state.history), tags,
                             state.dialect)
 

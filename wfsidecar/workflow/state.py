@@ -5,7 +5,8 @@ Keys per workflow actor (id = instance id), engine.md §2.1:
   ``history-NNNNNN``  one serialized HistoryEvent per key, the committed history
   ``customStatus``    the custom status as a JSON string
   ``metadata``        JSON ``{"inboxLength", "historyLength", "generation"}`` (+ ``"dialect":
-                      "ms"`` for instances started through the Microsoft dialect)
+                      "ms"`` for instances started through the Microsoft dialect, and
+                      ``"tags"`` once a Microsoft completion added some)
 Activity actors (id ``<instanceId>#<taskId>``) hold one key, ``activityreq-<generation>``.
 
 Only keys whose position changed are rewritten, so a turn that appends three events writes
@@ -82,6 +83,9 @@ class WorkflowState:
         self.dialect = dialect
         # Microsoft: the worker's orchestration span, echoed back in every later request.
         self.trace: bytes | None = None
+        # Microsoft: tags a completion added to the instance's (the ExecutionStarted keeps
+        # those it was started with); kept until the instance is created anew.
+        self.tags: dict[str, str] = {}
         self._facts = HistoryFacts()
         self._encoded = _Encoded()
 
@@ -124,6 +128,7 @@ class WorkflowState:
                                             for i in range(len(history))])
         if "traceContext" in meta:
             state.trace = base64.b64decode(meta["traceContext"])
+        state.tags = dict(meta.get("tags", {}))
         return state
 
     def save(self, ctx: TurnContext, before: WorkflowState | None) -> None:
@@ -143,6 +148,8 @@ class WorkflowState:
                                    "generation": self.generation}
         if self.trace:
             meta["traceContext"] = base64.b64encode(self.trace).decode()
+        if self.tags:
+            meta["tags"] = self.tags
         if self.dialect != DAPR:
             # Only instances started through the Microsoft dialect carry it; Dapr-started
             # ones keep exactly the seed's three fields.
@@ -153,6 +160,7 @@ class WorkflowState:
         copy = WorkflowState(list(self.inbox), list(self.history), self.custom_status,
                              self.generation, self.dialect)
         copy.trace = self.trace
+        copy.tags = dict(self.tags)
         copy._facts = self._facts
         copy._encoded = self._encoded.copy()
         return copy
