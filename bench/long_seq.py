@@ -1,16 +1,21 @@
 """long-seq: one workflow of 500 sequential activities, with and without stateful history.
 
 Usage: .venv/bin/python bench/long_seq.py [--steps N]
-Starts a daemon on a temporary SQLite file and runs tests/scenarios/history_delta_app.py
-(the real ``dapr`` 1.19 worker, which counts what it receives) twice: with the worker's
-stateful-history capability on (deltas) and off (full sends). For each it prints the size
-of the workflow request the worker received at the first, 100th and last turn, and the
-daemon's CPU per step around steps 1, 100 and N: the daemon's utime+stime, read by the
-activity at every step, averaged over a window of steps (clock ticks are 10 ms, so single
-steps cannot be timed this way). The worker's own time grows with the history (the SDK
-replays every event each turn); the daemon's should not.
+Each run starts a daemon on a temporary SQLite file. Two workers drive it, each with its
+stateful-history capability on (deltas) and off (full sends):
+- the real ``dapr`` 1.19 worker (tests/scenarios/history_delta_app.py), which counts from
+  inside its process what it receives. Its own time per turn grows with the history (the
+  SDK replays every event), and it shares the machine's 2 cores with the daemon;
+- a synthetic worker (bench/synthetic_seq.py) that answers at once and keeps what a
+  stateful worker keeps: the daemon alone, which is what the ratio is about.
+For each it prints the size of the workflow request at the first (empty past), second, 100th
+and last turn, and the daemon's CPU per step around steps 1, 100 and N: the daemon's
+utime+stime, read by the worker at every activity, averaged over a window of steps (clock
+ticks are 10 ms, so single steps cannot be timed this way).
 
-The last line: ``longseq_cpu_ratio_last_first=<x> longseq_bytes_last_first=<y>`` (deltas on).
+The last line, of the synthetic worker with deltas:
+``longseq_cpu_ratio_last_first=<x> longseq_bytes_last_first=<y>`` (bytes: last turn over
+the second, the first with a past).
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ sys.path.insert(0, str(REPO))
 from tests.sdk_envs import sdk_python  # noqa: E402
 
 APP = REPO / "tests" / "scenarios" / "history_delta_app.py"
+SYNTHETIC = REPO / "bench" / "synthetic_seq.py"
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 WINDOW = 50
 
 
-def run(steps: int, *flags: str) -> dict[str, Any]:
+def run(steps: int, worker: str, *flags: str) -> dict[str, Any]:
+    """Run the workflow on a fresh daemon with ``worker`` ("sdk" or "synthetic")."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = Path(tmp) / "ready.json"
         daemon = subprocess.Popen(
@@ -50,12 +57,17 @@ def run(steps: int, *flags: str) -> dict[str, Any]:
                     raise SystemExit("the daemon did not become ready")
                 time.sleep(0.05)
             port = json.loads(ready.read_text())["dapr_grpc_port"]
-            env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"localhost:{port}"}
-            env.pop("PYTHONPATH", None)
-            out = subprocess.run(
-                [str(sdk_python("dapr-119")), str(APP), "--steps", str(steps),
-                 "--daemon-pid", str(daemon.pid), *flags],
-                capture_output=True, text=True, env=env, check=True, timeout=1800)
+            if worker == "sdk":
+                env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"localhost:{port}"}
+                env.pop("PYTHONPATH", None)
+                argv = [str(sdk_python("dapr-119")), str(APP), "--steps", str(steps),
+                        "--daemon-pid", str(daemon.pid), *flags]
+            else:
+                env = {**os.environ, "PYTHONPATH": str(REPO)}
+                argv = [sys.executable, str(SYNTHETIC), str(port), str(steps),
+                        str(daemon.pid), *flags]
+            out = subprocess.run(argv, capture_output=True, text=True, env=env, check=True,
+                                 timeout=1800)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(30)
@@ -84,27 +96,32 @@ def report(label: str, result: dict[str, Any], steps: int) -> tuple[float, float
     print(f"{label}: {counts['full']} full sends, {counts['delta']} deltas, "
           f"{counts['fetch']} history fetches")
     print("  request bytes per turn  " + "  ".join(
-        f"turn {m}: {sizes[min(m, len(sizes)) - 1]}" for m in marks))
+        f"turn {m}: {sizes[min(m, len(sizes)) - 1]}" for m in [1, 2, *marks[1:]]))
     cpu = [cpu_per_step_ms(stamps, m) for m in marks]
     wall = [wall_per_step_ms(stamps, m) for m in marks]
     print("  daemon CPU per step     " + "  ".join(
         f"step {m}: {c:.2f} ms" for m, c in zip(marks, cpu, strict=True)))
     print("  wall per step (worker)  " + "  ".join(
         f"step {m}: {w:.2f} ms" for m, w in zip(marks, wall, strict=True)))
-    return cpu[-1] / cpu[0], sizes[-1] / sizes[0]
+    return cpu[-1] / cpu[0], sizes[-1] / sizes[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=500)
     args = parser.parse_args()
-    print(f"long-seq: one workflow of {args.steps} sequential activities, dapr 1.19 worker "
+    print(f"long-seq: one workflow of {args.steps} sequential activities "
           f"(daemon CPU averaged over {WINDOW} steps)")
-    with_deltas = report("stateful history (deltas)", run(args.steps), args.steps)
+    print("== the real dapr 1.19 worker (its replay grows with the history and shares the "
+          "machine's 2 cores with the daemon)")
+    report("stateful history (deltas)", run(args.steps, "sdk"), args.steps)
     report("full sends (--no-stateful-history)",
-           run(args.steps, "--no-stateful-history"), args.steps)
-    print(f"longseq_cpu_ratio_last_first={with_deltas[0]:.2f} "
-          f"longseq_bytes_last_first={with_deltas[1]:.2f}")
+           run(args.steps, "sdk", "--no-stateful-history"), args.steps)
+    print("== a synthetic worker that answers at once (bench/synthetic_seq.py): the daemon alone")
+    alone = report("stateful history (deltas)", run(args.steps, "synthetic"), args.steps)
+    report("full sends", run(args.steps, "synthetic", "--full"), args.steps)
+    print(f"longseq_cpu_ratio_last_first={alone[0]:.2f} "
+          f"longseq_bytes_last_first={alone[1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ memory or on disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 from wfsidecar.store.base import Changes, Reminder
 from wfsidecar.types import ActorRef
@@ -22,7 +22,7 @@ class TurnContext:
     def __init__(
         self,
         ref: ActorRef,
-        state: Mapping[str, bytes],
+        state: dict[str, bytes],
         *,
         now_ms: int,
         new_etag: Callable[[], int],
@@ -143,8 +143,10 @@ class TurnContext:
         return self._foreign
 
     def merged_state(self) -> dict[str, bytes]:
-        """The state as it is after this turn commits."""
-        merged = {} if self._cleared else dict(self._base)
+        """The state as it is after this turn commits. Only for a committed turn: the base
+        state is updated in place (copying every key each turn made a workflow's cost per
+        turn grow with its history)."""
+        merged = {} if self._cleared else self._base
         for key, value in self._overlay.items():
             if value is _DELETED:
                 merged.pop(key, None)

@@ -43,12 +43,14 @@ class Lineage:
     def of(self, past: Sequence[pb.HistoryEvent]) -> int:
         """The lineage of ``past``, the committed history a new dispatch shows.
 
-        History events are kept as the same objects for as long as they are history
-        (turns append to the list; rewrites parse or build new events), so identity of
-        every earlier event proves the prefix is unchanged.
+        History events are kept as the same objects for as long as they are history and
+        are never mutated (turns append to the list; rewrites parse or build new events),
+        so the same first and last objects at the same places prove the earlier past is
+        still the prefix.
         """
         old = self._past
-        if len(past) < len(old) or any(a is not b for a, b in zip(past, old, strict=False)):
+        if old and (len(past) < len(old) or past[0] is not old[0]
+                    or past[len(old) - 1] is not old[-1]):
             self.current = next(_lineages)
         self._past = past
         return self.current

@@ -192,8 +192,10 @@ class _Encoded:
         return self._raw, self._framed
 
     def copy(self) -> _Encoded:
+        # Shares the lists: whichever side's history moves on alone appends to them only
+        # while they still match it, and the other then sees a mismatch and starts anew.
         copy = _Encoded()
-        copy._raw, copy._framed = list(self._raw), list(self._framed)
+        copy._raw, copy._framed = self._raw, self._framed
         copy._first, copy._last = self._first, self._last
         return copy
 
