@@ -52,6 +52,7 @@ test: install lint
 # The store benchmark runs last: its last line is group_commit_speedup_64=<ratio>.
 bench: install
 	$(PY) bench/seq3_dapr.py
+	$(PY) bench/long_seq.py
 	$(PY) bench/store_commit.py
 
 # 10,000 workflows of mixed load on a real Dapr SDK worker, the daemon SIGKILLed 10 times;
