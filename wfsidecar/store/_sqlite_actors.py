@@ -16,6 +16,7 @@ from wfsidecar.store.base import (
     DeleteReminder,
     DeleteState,
     Op,
+    PutInstance,
     PutState,
     SetReminder,
 )
@@ -85,8 +86,10 @@ def resolve_actors(
                 writes.add((op.ref.type, op.ref.id))
             elif type(op) is SetReminder:
                 writes.add((op.reminder.ref.type, op.reminder.ref.id))
+            elif type(op) is PutInstance:
+                writes.add((op.ref.type, op.ref.id))
             else:
-                assert not isinstance(op, (PutState, SetReminder))
+                assert not isinstance(op, (PutState, SetReminder, PutInstance))
                 key = (op.ref.type, op.ref.id)
                 others.add(key)
                 if isinstance(op, _REMOVING):

@@ -18,6 +18,7 @@ from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
+from wfsidecar.store import _sqlite_instances as instances
 from wfsidecar.store._sqlite_actors import ActorIds, ActorKey, resolve_actors
 from wfsidecar.store._sqlite_errors import environmental_reason
 from wfsidecar.store.base import (
@@ -25,6 +26,7 @@ from wfsidecar.store.base import (
     DeleteReminder,
     DeleteState,
     Op,
+    PutInstance,
     PutState,
     RescheduleReminder,
     SetReminder,
@@ -58,6 +60,7 @@ _DROP_IF_EMPTY = (
     "DELETE FROM actors WHERE id = ?1"
     " AND NOT EXISTS (SELECT 1 FROM actor_state WHERE actor = ?1)"
     " AND NOT EXISTS (SELECT 1 FROM reminders WHERE actor = ?1)"
+    " AND NOT EXISTS (SELECT 1 FROM instances WHERE actor = ?1)"
 )
 
 _Statement = tuple[str, tuple[Any, ...]]
@@ -175,6 +178,11 @@ def _statements(
             row = (ids[r.ref.type, r.ref.id], r.name, r.due_ms, r.period_ms, r.data)
             reminders.append((_SET_REMINDER, (*row, r.attempts, r.etag)))
             continue
+        if type(op) is PutInstance:
+            # With the state rows: both belong to the actor's turn, in the turn's order.
+            actor_id = ids[op.ref.type, op.ref.id]
+            state.append((instances.PUT_INSTANCE, instances.put_params(actor_id, op.row)))
+            continue
         assert isinstance(op, (DeleteState, DeleteActor, DeleteReminder, RescheduleReminder))
         actor = ids.get((op.ref.type, op.ref.id))
         if actor is None:
@@ -192,6 +200,7 @@ def _statements(
                 reminders.append((_DELETE_REMINDER_IF, (actor, op.name, op.if_etag)))
         else:
             state.append((_DELETE_ALL_STATE, (actor,)))
+            state.append((instances.DELETE_INSTANCE, (actor,)))
             reminders.append((_DELETE_ALL_REMINDERS, (actor,)))
     return state, reminders
 

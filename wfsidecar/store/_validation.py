@@ -16,10 +16,12 @@ from wfsidecar.store.base import (
     DeleteReminder,
     DeleteState,
     Op,
+    PutInstance,
     PutState,
     RescheduleReminder,
     SetReminder,
 )
+from wfsidecar.store.instances import InstanceRow
 from wfsidecar.types import ActorRef
 
 # SQLite INTEGER is a signed 64-bit value; the memory store enforces the same range so a
@@ -128,8 +130,25 @@ def _check_op(op: Op) -> None:
         _check_int("if_etag", op.if_etag)
         _check_int("due_ms", op.due_ms)
         _check_int("attempts", op.attempts)
+    elif isinstance(op, PutInstance):
+        _check_ref(op.ref)
+        _check_row(op.row)
     else:
         raise StoreError(f"unknown op type {type(op).__name__}")
+
+
+def _check_row(row: object) -> None:
+    if not isinstance(row, InstanceRow):
+        raise StoreError(f"row must be an InstanceRow, got {type(row).__name__}")
+    for name in ("instance_id", "name", "dialect"):
+        _check_str(name, getattr(row, name))
+    for name in ("version", "parent_id", "stall_reason", "custom_status"):
+        if getattr(row, name) is not None:
+            _check_str(name, getattr(row, name))
+    for name in ("status", "created_ms", "updated_ms", "history_len", "stored_bytes"):
+        _check_int(name, getattr(row, name))
+    if row.completed_ms is not None:
+        _check_int("completed_ms", row.completed_ms)
 
 
 def _check_ref(ref: object) -> None:

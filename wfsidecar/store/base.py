@@ -12,6 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+from wfsidecar.store.instances import (
+    InstanceFilter,
+    InstancePage,
+    InstanceQuery,
+    InstanceRow,
+)
 from wfsidecar.types import ActorRef
 
 
@@ -54,9 +60,17 @@ class DeleteState:
 
 @dataclass(frozen=True, slots=True)
 class DeleteActor:
-    """Delete every state key and every reminder of ``ref``."""
+    """Delete every state key, every reminder and the instance row of ``ref``."""
 
     ref: ActorRef
+
+
+@dataclass(frozen=True, slots=True)
+class PutInstance:
+    """Write the instance index row of workflow actor ``ref`` (instances.py)."""
+
+    ref: ActorRef
+    row: InstanceRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,7 @@ class RescheduleReminder:
 
 Op: TypeAlias = (
     PutState | DeleteState | DeleteActor | SetReminder | DeleteReminder | RescheduleReminder
+    | PutInstance
 )
 
 
@@ -111,6 +126,9 @@ class Changes:
 
     def delete_actor(self, ref: ActorRef) -> None:
         self.ops.append(DeleteActor(ref))
+
+    def put_instance(self, ref: ActorRef, row: InstanceRow) -> None:
+        self.ops.append(PutInstance(ref, row))
 
     def set_reminder(self, reminder: Reminder) -> None:
         self.ops.append(SetReminder(reminder))
@@ -192,6 +210,29 @@ class StateStore(Protocol):
         Raises:
             StoreUnavailable: the store cannot be read right now.
         """
+        ...
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        """One page of instance rows matching ``query`` (instances.py), from the index
+        alone: no actor is loaded.
+
+        Raises:
+            InvalidArgumentError: the query's cursor is not one it handed out.
+            StoreUnavailable: the store cannot be read right now.
+        """
+        ...
+
+    async def count_instances(self, flt: InstanceFilter) -> int:
+        """How many instance rows match ``flt``."""
+        ...
+
+    async def instance_backfill_pending(self) -> bool:
+        """True if the store holds workflow state written before it kept the instance
+        index (an upgraded file): the rows must be built once (``instance_backfill_done``
+        when they are)."""
+        ...
+
+    async def instance_backfill_done(self) -> None:
         ...
 
     def add_recovery_listener(self, listener: Callable[[], None]) -> None:

@@ -18,10 +18,18 @@ from wfsidecar.store.base import (
     DeleteReminder,
     DeleteState,
     Op,
+    PutInstance,
     PutState,
     Reminder,
     RescheduleReminder,
     SetReminder,
+)
+from wfsidecar.store.instances import (
+    InstanceFilter,
+    InstancePage,
+    InstanceQuery,
+    InstanceRow,
+    sort_key,
 )
 from wfsidecar.types import ActorRef
 
@@ -36,6 +44,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state: _State = {}
         self._reminders: _Reminders = {}
+        self._instances: dict[ActorRef, InstanceRow] = {}
         self._closed = False
         #: Caller commits applied so far (tests use it to assert a turn did or did not write).
         self.commits = 0
@@ -78,6 +87,30 @@ class MemoryStore:
                      if ref.type == actor_type and state and (after is None or ref.id > after))
         return ids[:max(limit, 0)]
 
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        self._check_open()
+        after = query.after()
+        rows = sorted((r for r in self._instances.values() if query.filter.matches(r)),
+                      key=lambda r: sort_key(r, query.sort), reverse=query.descending)
+        if after is not None:
+            if query.descending:
+                rows = [r for r in rows if sort_key(r, query.sort) < after]
+            else:
+                rows = [r for r in rows if sort_key(r, query.sort) > after]
+        page = rows[:query.limit]
+        more = len(rows) > query.limit
+        return InstancePage(page, query.cursor_after(page[-1]) if more else None)
+
+    async def count_instances(self, flt: InstanceFilter) -> int:
+        self._check_open()
+        return sum(1 for row in self._instances.values() if flt.matches(row))
+
+    async def instance_backfill_pending(self) -> bool:
+        return False  # a memory store starts empty, so every row was written by a turn
+
+    async def instance_backfill_done(self) -> None:
+        pass
+
     async def close(self) -> None:
         self._closed = True
 
@@ -93,6 +126,7 @@ class MemoryStore:
         """
         state: _State = {}
         reminders: _Reminders = {}
+        rows: dict[ActorRef, InstanceRow | None] = {}
 
         def state_of(ref: ActorRef) -> dict[str, bytes]:
             if ref not in state:
@@ -112,6 +146,9 @@ class MemoryStore:
             elif isinstance(op, DeleteActor):
                 state_of(op.ref).clear()
                 reminders_of(op.ref).clear()
+                rows[op.ref] = None
+            elif isinstance(op, PutInstance):
+                rows[op.ref] = op.row
             elif isinstance(op, SetReminder):
                 reminders_of(op.reminder.ref)[op.reminder.name] = op.reminder
             elif isinstance(op, DeleteReminder):
@@ -135,6 +172,11 @@ class MemoryStore:
         # Empty actors are dropped, like the SQLite store drops their ``actors`` row.
         _swap_in(self._state, state)
         _swap_in(self._reminders, reminders)
+        for ref, row in rows.items():
+            if row is None:
+                self._instances.pop(ref, None)
+            else:
+                self._instances[ref] = row
 
 
 def _swap_in(target: dict[ActorRef, dict[str, _V]], staged: dict[ActorRef, dict[str, _V]]) -> None:

@@ -22,6 +22,7 @@ from typing import TypeVar
 import aiosqlite
 
 from wfsidecar.errors import StoreUnavailable
+from wfsidecar.store import _sqlite_instances as instance_sql
 from wfsidecar.store import _sqlite_reads as reads
 from wfsidecar.store._sqlite_committer import (
     BatchCommitter,
@@ -40,6 +41,7 @@ from wfsidecar.store._sqlite_schema import (
 )
 from wfsidecar.store._validation import checked_ops
 from wfsidecar.store.base import Changes, Reminder
+from wfsidecar.store.instances import InstanceFilter, InstancePage, InstanceQuery
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
@@ -173,6 +175,19 @@ class SqliteStore:
     ) -> list[str]:
         return await self._read(
             partial(reads.list_actor_ids, actor_type=actor_type, after=after, limit=limit))
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        query.after()  # a bad cursor is the caller's error, raised here on the loop
+        return await self._read(partial(instance_sql.query, query=query))
+
+    async def count_instances(self, flt: InstanceFilter) -> int:
+        return await self._read(partial(instance_sql.count, flt=flt))
+
+    async def instance_backfill_pending(self) -> bool:
+        return await self._read(instance_sql.backfill_pending)
+
+    async def instance_backfill_done(self) -> None:
+        await self.execute_on_writer(instance_sql.BACKFILL_DONE)
 
     async def commit(self, changes: Changes) -> None:
         if self._closing:
