@@ -1445,6 +1445,23 @@ def rewind_failed_sub_orchestration(env: Env) -> Any:
 
 
 @scenario()
+def rewind_purged_sub_orchestration(env: Env) -> Any:
+    # The failed child is purged before the rewind: it is created again from the parent's
+    # SubOrchestrationInstanceCreated (same id, name and input) and the parent completes.
+    iid = env.start(rewind_parent)
+    failed = env.wait(iid)
+    child_id = f"{iid}-child"
+    child_failed = env.wait(child_id)
+    purged = env.c.purge_orchestration(child_id, recursive=False).deleted_instance_count
+    gone = env.state(child_id)
+    env.c.rewind_orchestration(iid, reason="retry the purged child")
+    done = env.wait_until(iid, lambda s: bool(s and s["status"] not in {"FAILED", "RUNNING"}))
+    return {"failed": failed, "child_failed": child_failed, "purged": purged, "gone": gone,
+            "done": done, "child": env.state(child_id),
+            "counted_add_calls": count(f"{iid}/counted_add")}
+
+
+@scenario()
 def duplicate_start(env: Env) -> Any:
     iid = env.start(wait_one)
     env.wait_started(iid)
