@@ -116,6 +116,8 @@ class App:
             waiters = StatusWaiters()
             register_actor_types(runtime, dispatcher, waiters, self.clock)
             self.service = WorkflowService(runtime, store, waiters, self.clock)
+            # A file from before the instance index: its rows are built before any read.
+            await self.service.read_model.backfill(runtime)
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
             # After a disk-full or read-only spell, what backed off goes at once.

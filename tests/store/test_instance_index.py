@@ -20,6 +20,7 @@ from wfsidecar.store.instances import (
     InstanceFilter,
     InstanceQuery,
     InstanceRow,
+    InstanceTotals,
     sort_key,
 )
 from wfsidecar.store.sqlite import SqliteStore
@@ -68,7 +69,7 @@ async def test_rows_round_trip_upsert_and_go_with_the_actor(store: StateStore) -
     changes.delete_actor(ActorRef(WF, "a"))  # a purge takes the row with the state
     await store.commit(changes)
     assert [r.instance_id for r in (await store.query_instances(InstanceQuery())).rows] == ["b"]
-    assert await store.count_instances(InstanceFilter()) == 1
+    assert await store.count_instances(InstanceFilter()) == InstanceTotals(1, 120)
 
 
 def generated(n: int) -> list[InstanceRow]:
@@ -105,7 +106,8 @@ async def test_every_filter_sort_and_page_size_matches_the_reference(
     rows = generated(120)
     await put_rows(store, *rows)
     matching = [r for r in rows if flt.matches(r)]
-    assert await store.count_instances(flt) == len(matching)
+    assert await store.count_instances(flt) == InstanceTotals(
+        len(matching), sum(r.stored_bytes for r in matching))
     for sort in SORT_FIELDS:
         for descending in (True, False):
             want = sorted(matching, key=lambda r: sort_key(r, sort), reverse=descending)

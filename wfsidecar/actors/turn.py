@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from wfsidecar.store.base import Changes, Reminder
+from wfsidecar.store.instances import InstanceRow
 from wfsidecar.types import ActorRef
 
 _DELETED = object()
@@ -127,6 +128,10 @@ class TurnContext:
         self._foreign.add(ref)
         self._touched_reminders.add((ref, "*"))
         self.changes.delete_actor(ref)
+
+    def put_instance(self, row: InstanceRow) -> None:
+        """Write this actor's instance index row (store/instances.py) with this turn."""
+        self.changes.put_instance(self.ref, row)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this turn has committed (never if it fails)."""

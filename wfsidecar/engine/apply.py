@@ -106,7 +106,8 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
                           custom_status, view)
 
     actions, completion = _split(response)
-    terminate = next((e for e in generation if e.HasField("executionTerminated")), None)
+    terminate = past.terminated if past.terminated is not None else next(
+        (e for e in turn.new if e.HasField("executionTerminated")), None)
     if terminate is not None and (completion is None
                                   or completion[1] is RuntimeStatus.CONTINUED_AS_NEW):
         # A terminate the worker did not honour (an SDK suppressing actions while

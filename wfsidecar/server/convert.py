@@ -15,7 +15,8 @@ from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.engine import RuntimeStatus
 from wfsidecar.server.dialect import Dialect
 from wfsidecar.workflow.messages import InstanceSnapshot
-from wfsidecar.workflow.service import StartRequest
+from wfsidecar.workflow.requests import Dialect as WorkflowDialect
+from wfsidecar.workflow.requests import StartRequest, TraceContext
 
 
 def text(value: wrappers_pb2.StringValue, present: bool) -> str | None:
@@ -49,11 +50,18 @@ def start_request(req: Any, dialect: Dialect, **policy: Any) -> StartRequest:
         scheduled_start_ms=optional_ms(req, "scheduledStartTimestamp"),
         execution_id=optional_text(req, "executionId") or None,
         tags=dict(req.tags),
-        parent_trace_context=(dialect.to_internal(req.parentTraceContext, ipb.TraceContext)
+        parent_trace_context=(trace_context(req.parentTraceContext)
                               if req.HasField("parentTraceContext") else None),
-        dialect=dialect.name,
+        dialect=WorkflowDialect(dialect.name),
         **policy,
     )
+
+
+def trace_context(wire: Any) -> TraceContext:
+    """A wire TraceContext (the same fields in both dialects)."""
+    return TraceContext(trace_parent=wire.traceParent, span_id=wire.spanID,
+                        trace_state=(wire.traceState.value if wire.HasField("traceState")
+                                     else None))
 
 
 def orchestration_state(snapshot: InstanceSnapshot, *, payloads: bool, dialect: Dialect) -> Any:

@@ -7,7 +7,9 @@ from typing import Any
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import DAPR
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
+from wfsidecar.store.instances import InstanceQuery, page_size
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
+from wfsidecar.workflow.requests import RunningPurge
 from wfsidecar.workflow.service import WorkflowService
 
 
@@ -31,15 +33,17 @@ class DaprSidecarService(SidecarService):
         # 1.18: a terminal instance is replaced; 1.19 can insist on a unique id instead.
         return {"enforce_unique": bool(request.enforceUniqueInstanceId)}
 
-    def purge_force(self, request: Any) -> bool:
-        return bool(request.force)
+    def purge_running(self, request: Any) -> RunningPurge:
+        return RunningPurge.FORCE if request.force else RunningPurge.REFUSE
 
     async def list_instance_ids(self, request: Any, context: Ctx) -> Any:
-        ids, token = await self._service.list_instance_ids(
-            request.pageSize, request.continuationToken or None)
-        response = self._msg("ListInstanceIDsResponse", instanceIds=ids)
-        if token is not None:
-            response.continuationToken = token
+        page = await self._service.list_instances(InstanceQuery(
+            sort="id", descending=False, limit=page_size(request.pageSize),
+            cursor=request.continuationToken or None))
+        response = self._msg("ListInstanceIDsResponse",
+                             instanceIds=[row.instance_id for row in page.rows])
+        if page.next_cursor is not None:
+            response.continuationToken = page.next_cursor
         return response
 
     async def get_history(self, request: Any, context: Ctx) -> Any:

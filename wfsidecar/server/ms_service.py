@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from google.protobuf import wrappers_pb2
-
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.engine import TERMINAL
 from wfsidecar.server import convert
 from wfsidecar.server.dialect import MICROSOFT
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
+from wfsidecar.store.instances import InstanceFilter, InstanceQuery, page_size
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
 from wfsidecar.workflow.entity_actor import EntitySnapshot
 from wfsidecar.workflow.entity_service import EntityFilter, EntityService
-from wfsidecar.workflow.queries import InstanceFilter
+from wfsidecar.workflow.requests import Dialect, RunningPurge
 from wfsidecar.workflow.service import WorkflowService
 from wfsidecar.workflow.task_hub import TaskHubReset
 
@@ -73,15 +72,10 @@ class MsSidecarService(SidecarService):
         statuses = request.orchestrationIdReusePolicy.replaceableStatus
         return {"replaceable": frozenset(int(s) for s in statuses)}
 
-    async def purge(self, request: Any, context: Ctx) -> Any:
+    def purge_running(self, request: Any) -> RunningPurge:
         # A Microsoft client purging an instance that is still running gets a count of 0,
         # not an error (the reference in-memory backend and DTS behave so).
-        if request.WhichOneof("request") == "instanceId":
-            snapshot = await self._service.get(request.instanceId)
-            if snapshot is not None and snapshot.view.status not in TERMINAL:
-                return self._msg("PurgeInstancesResponse", deletedInstanceCount=0,
-                                 isComplete=wrappers_pb2.BoolValue(value=True))
-        return await super().purge(request, context)
+        return RunningPurge.SKIP
 
     async def query_instances(self, request: Any, context: Ctx) -> Any:
         q = request.query
@@ -91,30 +85,39 @@ class MsSidecarService(SidecarService):
             created_from_ms=convert.optional_ms(q, "createdTimeFrom"),
             created_to_ms=convert.optional_ms(q, "createdTimeTo"),
             id_prefix=convert.optional_text(q, "instanceIdPrefix") or "")
-        found, next_token = await self._service.query(flt, q.maxInstanceCount,
-                                                      None if token in (None, "", "0") else token)
+        page = await self._service.list_instances(InstanceQuery(
+            flt, "id", descending=False, limit=page_size(q.maxInstanceCount),
+            cursor=None if token in (None, "", "0") else token))
+        # OrchestrationState carries payloads the index does not: the page's instances
+        # (at most one page of them) are read whole.
+        found = [s for row in page.rows
+                 if (s := await self._service.get(row.instance_id)) is not None]
         response = self._msg("QueryInstancesResponse", orchestrationState=[
             convert.orchestration_state(s, payloads=q.fetchInputsAndOutputs,
                                         dialect=self.dialect) for s in found])
-        if next_token is not None:
-            response.continuationToken.value = next_token
+        if page.next_cursor is not None:
+            response.continuationToken.value = page.next_cursor
         return response
 
     async def list_instance_ids(self, request: Any, context: Ctx) -> Any:
-        ids, key = await self._service.completed_ids(
-            convert.statuses(request.runtimeStatus),
-            convert.optional_ms(request, "completedTimeFrom"),
-            convert.optional_ms(request, "completedTimeTo"),
-            request.pageSize, convert.optional_text(request, "lastInstanceKey"))
-        response = self._msg("ListInstanceIdsResponse", instanceIds=ids)
-        if key is not None:
-            response.lastInstanceKey.value = key
+        terminal = frozenset(int(s) for s in TERMINAL)
+        statuses = convert.statuses(request.runtimeStatus)
+        page = await self._service.list_instances(InstanceQuery(InstanceFilter(
+            statuses=statuses & terminal if statuses else terminal,
+            completed_from_ms=convert.optional_ms(request, "completedTimeFrom"),
+            completed_to_ms=convert.optional_ms(request, "completedTimeTo")),
+            "completed", descending=False, limit=page_size(request.pageSize),
+            cursor=convert.optional_text(request, "lastInstanceKey") or None))
+        response = self._msg("ListInstanceIdsResponse",
+                             instanceIds=[row.instance_id for row in page.rows])
+        if page.next_cursor is not None:
+            response.lastInstanceKey.value = page.next_cursor
         return response
 
     async def restart(self, request: Any, context: Ctx) -> Any:
         instance_id = await self._service.restart(
             request.instanceId, new_instance_id=request.restartWithNewInstanceId,
-            dialect=self.dialect.name)
+            dialect=Dialect.MICROSOFT)
         return self._msg("RestartInstanceResponse", instanceId=instance_id)
 
     async def rewind(self, request: Any, context: Ctx) -> Any:

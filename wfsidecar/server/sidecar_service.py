@@ -21,7 +21,9 @@ from wfsidecar.server.dialect import Dialect
 from wfsidecar.server.requests import LIMIT_KEY, parsing
 from wfsidecar.server.status import mapped, mapped_stream
 from wfsidecar.server.work_items import WorkItemStreams
+from wfsidecar.store.instances import InstanceFilter
 from wfsidecar.workflow.dispatch import Kind, WorkItemDispatcher
+from wfsidecar.workflow.requests import BulkRequest, PurgeRequest, RunningPurge
 from wfsidecar.workflow.service import WorkflowService
 
 SERVICE_NAME = "TaskHubSidecarService"
@@ -158,26 +160,31 @@ class SidecarService:
 
     async def purge(self, request: Any, context: Ctx) -> Any:
         which = request.WhichOneof("request")
+        running = self.purge_running(request)
         if which == "instanceId":
-            count = await self._service.purge(request.instanceId, recursive=request.recursive,
-                                              force=self.purge_force(request))
+            count = await self._service.purge(
+                PurgeRequest(request.instanceId, request.recursive, running))
         elif which == "purgeInstanceFilter":
             f = request.purgeInstanceFilter
-            count = await self._service.purge_by_filter(
+            result = await self._service.purge_many(BulkRequest(InstanceFilter(
+                statuses=convert.statuses(f.runtimeStatus),
                 created_from_ms=convert.optional_ms(f, "createdTimeFrom"),
-                created_to_ms=convert.optional_ms(f, "createdTimeTo"),
-                statuses=convert.statuses(f.runtimeStatus))
+                created_to_ms=convert.optional_ms(f, "createdTimeTo")),
+                recursive=request.recursive))
+            count = result.done
         elif which == "instanceBatch":
             count = 0
             for instance_id in request.instanceBatch.instanceIds:
-                count += await self._service.purge(instance_id, recursive=request.recursive)
+                count += await self._service.purge(
+                    PurgeRequest(instance_id, request.recursive, running))
         else:
             raise InvalidArgumentError("purge needs an instance id, a filter or a batch")
         return self._msg("PurgeInstancesResponse", deletedInstanceCount=count,
                          isComplete=wrappers_pb2.BoolValue(value=True))
 
-    def purge_force(self, request: Any) -> bool:
-        return False
+    def purge_running(self, request: Any) -> RunningPurge:
+        """What this dialect's clients expect from purging an unfinished instance."""
+        return RunningPurge.REFUSE
 
     async def complete_orchestrator(self, request: Any, context: Ctx) -> Any:
         internal = self.dialect.to_internal(request, ipb.OrchestratorResponse)

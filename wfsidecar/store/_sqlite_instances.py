@@ -15,6 +15,7 @@ from wfsidecar.store.instances import (
     InstancePage,
     InstanceQuery,
     InstanceRow,
+    InstanceTotals,
     SortField,
 )
 
@@ -95,12 +96,13 @@ def query(conn: sqlite3.Connection, *, query: InstanceQuery) -> InstancePage:
     return InstancePage(page, query.cursor_after(page[-1]) if more else None)
 
 
-def count(conn: sqlite3.Connection, *, flt: InstanceFilter) -> int:
+def count(conn: sqlite3.Connection, *, flt: InstanceFilter) -> InstanceTotals:
     clauses, params = _where(flt)
     join = " JOIN actors AS a ON a.id = i.actor" if flt.id_prefix else ""
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    row = conn.execute(f"SELECT count(*) FROM instances AS i{join}{where}", params).fetchone()
-    return int(row[0])
+    row = conn.execute(f"SELECT count(*), total(i.stored_bytes) FROM instances AS i{join}"
+                       f"{where}", params).fetchone()
+    return InstanceTotals(int(row[0]), int(row[1]))
 
 
 def backfill_pending(conn: sqlite3.Connection) -> bool:

@@ -17,6 +17,7 @@ from wfsidecar.store.instances import (
     InstancePage,
     InstanceQuery,
     InstanceRow,
+    InstanceTotals,
 )
 from wfsidecar.types import ActorRef
 
@@ -222,8 +223,8 @@ class StateStore(Protocol):
         """
         ...
 
-    async def count_instances(self, flt: InstanceFilter) -> int:
-        """How many instance rows match ``flt``."""
+    async def count_instances(self, flt: InstanceFilter) -> InstanceTotals:
+        """How many instance rows match ``flt``, and the bytes their instances store."""
         ...
 
     async def instance_backfill_pending(self) -> bool:

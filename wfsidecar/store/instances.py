@@ -25,6 +25,17 @@ SortField = Literal["created", "updated", "completed", "id", "name"]
 SORT_FIELDS: tuple[SortField, ...] = ("created", "updated", "completed", "id", "name")
 DEFAULT_PAGE = 100
 MAX_PAGE = 10_000
+
+
+def page_size(requested: int) -> int:
+    """A client's page size: 0 means the default, larger than MAX_PAGE means MAX_PAGE.
+
+    Raises:
+        InvalidArgumentError: a negative size.
+    """
+    if requested < 0:
+        raise InvalidArgumentError(f"page size must not be negative, got {requested}")
+    return min(requested or DEFAULT_PAGE, MAX_PAGE)
 CUSTOM_STATUS_PREVIEW = 256  # characters of the custom status kept in the row
 
 
@@ -122,6 +133,12 @@ class InstanceQuery:
         raw = json.dumps([self.sort, self.descending, sort_value(row, self.sort),
                           row.instance_id], separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceTotals:
+    count: int
+    stored_bytes: int
 
 
 @dataclass(frozen=True, slots=True)

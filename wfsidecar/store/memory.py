@@ -29,6 +29,7 @@ from wfsidecar.store.instances import (
     InstancePage,
     InstanceQuery,
     InstanceRow,
+    InstanceTotals,
     sort_key,
 )
 from wfsidecar.types import ActorRef
@@ -101,9 +102,10 @@ class MemoryStore:
         more = len(rows) > query.limit
         return InstancePage(page, query.cursor_after(page[-1]) if more else None)
 
-    async def count_instances(self, flt: InstanceFilter) -> int:
+    async def count_instances(self, flt: InstanceFilter) -> InstanceTotals:
         self._check_open()
-        return sum(1 for row in self._instances.values() if flt.matches(row))
+        rows = [row for row in self._instances.values() if flt.matches(row)]
+        return InstanceTotals(len(rows), sum(row.stored_bytes for row in rows))
 
     async def instance_backfill_pending(self) -> bool:
         return False  # a memory store starts empty, so every row was written by a turn

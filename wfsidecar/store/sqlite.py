@@ -41,7 +41,12 @@ from wfsidecar.store._sqlite_schema import (
 )
 from wfsidecar.store._validation import checked_ops
 from wfsidecar.store.base import Changes, Reminder
-from wfsidecar.store.instances import InstanceFilter, InstancePage, InstanceQuery
+from wfsidecar.store.instances import (
+    InstanceFilter,
+    InstancePage,
+    InstanceQuery,
+    InstanceTotals,
+)
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
@@ -180,7 +185,7 @@ class SqliteStore:
         query.after()  # a bad cursor is the caller's error, raised here on the loop
         return await self._read(partial(instance_sql.query, query=query))
 
-    async def count_instances(self, flt: InstanceFilter) -> int:
+    async def count_instances(self, flt: InstanceFilter) -> InstanceTotals:
         return await self._read(partial(instance_sql.count, flt=flt))
 
     async def instance_backfill_pending(self) -> bool:

@@ -20,7 +20,7 @@ from wfsidecar.engine import rewind
 from wfsidecar.errors import FailedPreconditionError
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import projection
-from wfsidecar.workflow.messages import PurgeOutcome
+from wfsidecar.workflow.messages import ActivityResult, PurgeOutcome
 from wfsidecar.workflow.state import (
     ACTIVITY_ACTOR,
     ENTITY_ACTOR,
@@ -157,6 +157,22 @@ def delete_open_activities(ctx: TurnContext, instance_id: str, generation: int,
     for event in history:
         if event.HasField("taskScheduled") and event.eventId not in done:
             ctx.delete_foreign_actor(activity_ref(instance_id, event.eventId))
+
+
+def settle_activity(ctx: TurnContext, instance_id: str, state: WorkflowState,
+                    result: ActivityResult) -> bool:
+    """Tidy up after an activity's result; True if it is for the current, live
+    generation and must be accepted into the inbox."""
+    stale = not state.exists or result.generation != state.generation
+    if not (stale and projection.scheduled(state.history, result.item.task_id)):
+        # Task ids restart at 0 in every generation: when the current one scheduled this
+        # id too, the activity actor's reminder is its, not the stale result's (engine.md
+        # §7 hazard 6).
+        ctx.delete_reminder(RUN_ACTIVITY, ref=result.activity)
+    if stale or projection.terminal(instance_id, state):
+        ctx.delete_foreign(result.activity, activity_key(result.generation))
+        return False
+    return True
 
 
 def purge(ctx: TurnContext, instance_id: str, state: WorkflowState, *,

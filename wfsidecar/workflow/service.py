@@ -1,5 +1,8 @@
 """WorkflowService: the one façade that every edge (gRPC, HTTP, CLI) calls.
 
+Requests are typed (requests.py); selections of many instances go through the read model
+(read_model.py), never through actor turns.
+
 Each method turns a client request into calls on workflow actors; it validates input and
 raises ``wfsidecar.errors`` classes that the edges map to wire statuses. Methods return
 only after the change is committed (durability first).
@@ -8,8 +11,8 @@ only after the change is committed (durability first).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
@@ -18,8 +21,8 @@ from wfsidecar.clock import Clock
 from wfsidecar.engine import RuntimeStatus, rewind
 from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from wfsidecar.store.base import StateStore
+from wfsidecar.store.instances import InstanceFilter, InstancePage, InstanceQuery
 from wfsidecar.types import validate_instance_id
-from wfsidecar.workflow import queries
 from wfsidecar.workflow.messages import (
     CloneCommand,
     CreateCommand,
@@ -27,34 +30,27 @@ from wfsidecar.workflow.messages import (
     PurgeCommand,
     PurgeOutcome,
 )
-from wfsidecar.workflow.state import WORKFLOW_ACTOR
+from wfsidecar.workflow.read_model import ReadModel
+from wfsidecar.workflow.requests import (
+    BulkRequest,
+    BulkResult,
+    Dialect,
+    PurgeRequest,
+    RunningPurge,
+    StartRequest,
+)
 from wfsidecar.workflow.waiters import StatusWaiters
 from wfsidecar.workflow.workflow_actor import workflow_ref
 
-
-@dataclass(frozen=True, slots=True)
-class StartRequest:
-    """A request to create (or, for a terminal instance, replace) a workflow instance."""
-
-    name: str
-    instance_id: str = ""
-    input: str | None = None
-    version: str | None = None
-    scheduled_start_ms: int | None = None
-    execution_id: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    parent_trace_context: pb.TraceContext | None = None
-    enforce_unique: bool = False
-    dialect: str = "dapr"
-    # Microsoft reuse policy: existing statuses that may be replaced (None = default rule).
-    replaceable: frozenset[int] | None = None
+# StartRequest is imported from here by edges written before requests.py existed.
+__all__ = ["StartRequest", "WorkflowService"]
 
 
 class WorkflowService:
     def __init__(self, host: ActorHost, store: StateStore, waiters: StatusWaiters,
                  clock: Clock, *, app_id: str | None = None) -> None:
         self._host = host
-        self._store = store
+        self.read_model = ReadModel(store)
         self._waiters = waiters
         self._clock = clock
         self._app_id = app_id
@@ -79,7 +75,7 @@ class WorkflowService:
             name=request.name, instance_id=instance_id,
             execution_id=request.execution_id or uuid.uuid4().hex, input=request.input,
             version=request.version or None, now_ms=now, scheduled_start_ms=scheduled,
-            parent_trace_context=request.parent_trace_context, tags=request.tags,
+            parent_trace_context=_trace_context(request), tags=request.tags,
             app_id=self._app_id)
         await self._host.invoke(workflow_ref(instance_id), "create", CreateCommand(
             started, scheduled, request.enforce_unique, request.dialect, request.replaceable))
@@ -137,75 +133,76 @@ class WorkflowService:
         """Resume; the turn drops it if the instance is not suspended by then."""
         await self._add(instance_id, engine.execution_resumed(reason, self._clock.now_ms()))
 
-    async def purge(self, instance_id: str, *, recursive: bool, force: bool = False) -> int:
-        """Delete a terminal instance (and with ``recursive`` its children); return count.
+    async def purge(self, request: PurgeRequest) -> int:
+        """Delete an instance (with ``recursive`` its children too); return how many.
 
         Raises:
-            FailedPreconditionError: the instance is not terminal and ``force`` is off.
+            FailedPreconditionError: the instance has not finished and
+                ``request.running`` is REFUSE.
         """
-        if not instance_id:
+        if not request.instance_id:
             raise InvalidArgumentError("an instance id is required")
-        children: tuple[str, ...] = ()
-        if recursive:
-            snapshot = await self.get(instance_id)
-            if snapshot is not None and (force or snapshot.view.status in engine.TERMINAL):
-                children = snapshot.view.child_instance_ids
+        snapshot = await self.get(request.instance_id)
+        if snapshot is None:
+            return 0
+        running = snapshot.view.status not in engine.TERMINAL
+        if running and request.running is RunningPurge.SKIP:
+            return 0
+        force = request.running is RunningPurge.FORCE
         count = 0
-        for child in children:
-            # The parent is finished and going away; a child still winding down (a
-            # recursive terminate reaches it one turn later) goes with it rather than
-            # failing the whole purge (durabletask-dapr e2e test_terminate_recursive).
-            count += await self.purge(child, recursive=True, force=True)
-        outcome = await self._host.invoke(workflow_ref(instance_id), "purge",
+        if request.recursive and (force or not running):
+            for child in snapshot.view.child_instance_ids:
+                # The parent is finished and going away; a child still winding down (a
+                # recursive terminate reaches it one turn later) goes with it rather than
+                # failing the whole purge (durabletask-dapr e2e test_terminate_recursive).
+                count += await self.purge(PurgeRequest(child, True, RunningPurge.FORCE))
+        outcome = await self._host.invoke(workflow_ref(request.instance_id), "purge",
                                           PurgeCommand(force))
         assert isinstance(outcome, PurgeOutcome)
         return count + (1 if outcome.purged else 0)
 
-    async def purge_by_filter(self, *, created_from_ms: int | None, created_to_ms: int | None,
-                              statuses: frozenset[RuntimeStatus]) -> int:
-        """Purge every terminal instance created in [from, to) whose status matches."""
-        count = 0
-        async for instance_id in queries.instance_ids(self._store):
-            snapshot = await self.get(instance_id)
-            if snapshot is None or snapshot.view.status not in engine.TERMINAL:
-                continue
-            view = snapshot.view
-            if statuses and view.status not in statuses:
-                continue
-            if created_from_ms is not None and view.created_ms < created_from_ms:
-                continue
-            if created_to_ms is not None and view.created_ms >= created_to_ms:
-                continue
-            count += await self.purge(instance_id, recursive=False)
-        return count
+    async def purge_many(self, request: BulkRequest) -> BulkResult:
+        """Purge every finished instance the filter selects (its own statuses, if any,
+        narrowed to terminal ones)."""
+        terminal = frozenset(int(s) for s in engine.TERMINAL)
+        statuses = request.filter.statuses & terminal if request.filter.statuses else terminal
+        flt = replace(request.filter, statuses=statuses)
+        return await self._bulk(flt, request, lambda i: self.purge(
+            PurgeRequest(i, request.recursive, RunningPurge.SKIP)))
 
-    async def list_instance_ids(self, page_size: int,
-                                continuation: str | None) -> tuple[list[str], str | None]:
-        """One page of instance ids in id order; the token is the last id returned."""
-        size = queries.page_size(page_size)
-        ids = await self._store.list_actor_ids(WORKFLOW_ACTOR, after=continuation or None,
-                                               limit=size + 1)
-        more = len(ids) > size
-        ids = ids[:size]
-        return ids, (ids[-1] if more and ids else None)
+    async def terminate_many(self, request: BulkRequest) -> BulkResult:
+        """Terminate every unfinished instance the filter selects."""
+        open_ = frozenset(int(s) for s in RuntimeStatus if s not in engine.TERMINAL)
+        statuses = request.filter.statuses & open_ if request.filter.statuses else open_
+        flt = replace(request.filter, statuses=statuses)
 
-    async def query(self, flt: queries.InstanceFilter, requested_size: int,
-                    continuation: str | None) -> tuple[list[InstanceSnapshot], str | None]:
-        """One page of instances matching ``flt`` in id order, plus the next token."""
-        return await queries.query(self._store, self.get, flt,
-                                   queries.page_size(requested_size), continuation)
+        async def terminate(instance_id: str) -> int:
+            try:
+                await self.terminate(instance_id, request.output, request.recursive)
+            except NotFoundError:
+                return 0  # purged meanwhile
+            return 1
+        return await self._bulk(flt, request, terminate)
 
-    async def completed_ids(self, statuses: frozenset[RuntimeStatus],
-                            completed_from_ms: int | None, completed_to_ms: int | None,
-                            requested_size: int, last_key: str | None,
-                            ) -> tuple[list[str], str | None]:
-        """Terminal instance ids by completion time, with a cursor for the next page."""
-        return await queries.completed_ids(self._store, self.get, statuses,
-                                           completed_from_ms, completed_to_ms,
-                                           queries.page_size(requested_size), last_key)
+    async def _bulk(self, flt: InstanceFilter, request: BulkRequest,
+                    act: Callable[[str], Awaitable[int]]) -> BulkResult:
+        matched, stored = await self.read_model.measure(flt)
+        if request.dry_run:
+            return BulkResult(matched, 0, stored)
+        done = 0
+        async for instance_id in self.read_model.ids(flt):
+            done += await act(instance_id)
+        return BulkResult(matched, done, stored)
+
+    async def list_instances(self, query: InstanceQuery) -> InstancePage:
+        """One page of the instance index (no actor is loaded)."""
+        return await self.read_model.query(query)
+
+    async def count_instances(self, flt: InstanceFilter) -> int:
+        return await self.read_model.count(flt)
 
     async def restart(self, instance_id: str, *, new_instance_id: bool,
-                      dialect: str) -> str:
+                      dialect: Dialect) -> str:
         """Start a terminal instance again with its name, input and version.
 
         Raises:
@@ -267,3 +264,13 @@ class WorkflowService:
         if not instance_id:
             raise InvalidArgumentError("an instance id is required")
         await self._host.invoke(workflow_ref(instance_id), "add_event", event)
+
+
+def _trace_context(request: StartRequest) -> pb.TraceContext | None:
+    carried = request.parent_trace_context
+    if carried is None:
+        return None
+    context = pb.TraceContext(traceParent=carried.trace_parent, spanID=carried.span_id)
+    if carried.trace_state is not None:
+        context.traceState.value = carried.trace_state
+    return context

@@ -21,7 +21,7 @@ from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.errors import AlreadyExistsError, NotFoundError
 from wfsidecar.types import ActorRef
-from wfsidecar.workflow import effects, poison, projection
+from wfsidecar.workflow import effects, poison, projection, read_model
 from wfsidecar.workflow.completion import apply_completion, orchestrator_request
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.history_marks import Lineage
@@ -34,7 +34,7 @@ from wfsidecar.workflow.messages import (
     PurgeCommand,
     PurgeOutcome,
 )
-from wfsidecar.workflow.state import WORKFLOW_ACTOR, WorkflowState, activity_key
+from wfsidecar.workflow.state import WORKFLOW_ACTOR, WorkflowState
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class WorkflowActor:
         state = self._load(ctx)
         if method == "snapshot":
             return projection.snapshot(self.instance_id, state)
+        if method == "reindex":  # read_model.backfill
+            self._publish(ctx, state)
+            return None
         if method == "create":
             assert isinstance(payload, CreateCommand)
             self._create(ctx, state, payload)
@@ -137,7 +140,12 @@ class WorkflowActor:
         return self._state
 
     def _publish(self, ctx: TurnContext, state: WorkflowState) -> None:
+        """The summary changed: its index row goes in this turn's transaction, and the
+        snapshot to waiters once it has committed."""
         snapshot = projection.snapshot(self.instance_id, state)
+        row = read_model.index_row(self.instance_id, state)
+        if row is not None:
+            ctx.put_instance(row)
         ctx.on_commit(lambda: self._on_change(self.instance_id, snapshot))
 
     # -- create / accept ---------------------------------------------------------------
@@ -204,6 +212,8 @@ class WorkflowActor:
         before = state.copy()
         state.inbox.append(event)
         state.save(ctx, before)
+        if reopening:
+            self._publish(ctx, state)  # reads RUNNING again at once (projection.view)
         if not projection.waiting_for_scheduled_start(state, ctx.now_ms):
             ctx.set_reminder(RUN, due_ms=ctx.now_ms)
 
@@ -271,16 +281,8 @@ class WorkflowActor:
 
     def _activity_result(self, ctx: TurnContext, state: WorkflowState,
                          result: ActivityResult) -> None:
-        stale = not state.exists or result.generation != state.generation
-        if not (stale and projection.scheduled(state.history, result.item.task_id)):
-            # Task ids restart at 0 in every generation: when the current one scheduled
-            # this id too, the activity actor's reminder is its, not the stale result's
-            # (engine.md §7 hazard 6).
-            ctx.delete_reminder(effects.RUN_ACTIVITY, ref=result.activity)
-        if stale or projection.terminal(self.instance_id, state):
-            ctx.delete_foreign(result.activity, activity_key(result.generation))
-            return
-        self._accept(ctx, state, result.event)
+        if effects.settle_activity(ctx, self.instance_id, state, result):
+            self._accept(ctx, state, result.event)
 
     # -- purge ---------------------------------------------------------------------
 
