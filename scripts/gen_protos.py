@@ -23,9 +23,12 @@ Steps:
    a Microsoft field whose number (or name) Dapr already uses moves to
    ``MS_NUMBER_OFFSET + number`` (and ``ms_<name>``), see ``build_internal``. The moves
    are also written as ``wfsidecar/_proto/internal/ms_fields.py`` for the transcoder.
-6. Compile each with ``grpc_tools.protoc`` (``--python_out``, ``--pyi_out``) into
-   ``wfsidecar/_proto/{dapr,ms,internal}/``; imports between generated modules become
-   package-relative.
+6. ``protos/dapr_runtime/dapr_runtime.proto`` (package ``wfsidecar.dapr_runtime``): the
+   workflow RPCs of Dapr's runtime API ``dapr.proto.runtime.v1.Dapr`` and their messages,
+   from the dapr 1.14.0 and 1.19.0 wheels (``scripts/dapr_runtime_proto.py``).
+7. Compile each with ``grpc_tools.protoc`` (``--python_out``, ``--pyi_out``) into
+   ``wfsidecar/_proto/{dapr,ms,internal,dapr_runtime}/``; imports between generated
+   modules become package-relative.
 
 The output depends only on the pinned SDK wheels and the grpcio-tools version, so running
 it twice gives identical files.
@@ -51,6 +54,7 @@ from google.protobuf import descriptor_pb2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from scripts import dapr_runtime_proto  # noqa: E402
 from tests.sdk_envs import SDK_PB2_MODULES, sdk_python  # noqa: E402
 
 DUMPER = REPO / "scripts" / "dump_descriptors.py"
@@ -874,6 +878,7 @@ PACKAGE_DOCS: dict[str, str] = {
     INTERNAL_PROTO_REL: (
         "wfsidecar's internal superset of both dialects: storage and engine (generated)."
     ),
+    dapr_runtime_proto.PROTO_REL: dapr_runtime_proto.DOC,
 }
 
 
@@ -893,6 +898,8 @@ def main(argv: list[str] | None = None) -> int:
         MS_PROTO_REL: render(ms, MS_HEADER, MS_PACKAGE, _no_provenance),
         INTERNAL_PROTO_REL: render(internal, INTERNAL_HEADER, INTERNAL_PACKAGE,
                                    _internal_provenance),
+        dapr_runtime_proto.PROTO_REL: dapr_runtime_proto.build(
+            {venv: dapr_runtime_proto.dump(venv) for venv, _ in dapr_runtime_proto.VERSIONS}),
     }
     outputs: dict[Path, str] = {PROTO_ROOT / rel: text for rel, text in protos.items()}
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,6 +31,9 @@ SDK_SETS: dict[str, tuple[str, ...]] = {
     # ``dapr/ext/workflow`` that would overwrite the 1.18.3 protos, so pin the matching core.
     "dapr-ext-118": ("dapr-ext-workflow==1.18.3", "dapr==1.18.3"),
     "dapr-119": ("dapr==1.19.0",),
+    # The last Python SDK whose DaprClient drives workflows through Dapr's runtime API
+    # (dapr.proto.runtime.v1.Dapr's *WorkflowBeta1 RPCs); its protos feed protos/dapr_runtime.
+    "dapr-114": ("dapr==1.14.0",),
     # Microsoft's SDK: the other wire dialect (and, in ``durabletask.testing``, its reference
     # in-memory server). It installs the same top-level ``durabletask`` as durabletask-dapr.
     "durabletask-112": ("durabletask==1.12.0",),
@@ -41,6 +44,7 @@ SDK_PB2_MODULES: dict[str, tuple[str, ...]] = {
     "dt-dapr-017": ("durabletask.internal.orchestrator_service_pb2",),
     "dapr-ext-118": ("dapr.ext.workflow._durabletask.internal",),
     "dapr-119": ("dapr.ext.workflow._durabletask.internal",),
+    "dapr-114": ("dapr.proto.runtime.v1.dapr_pb2",),
     "durabletask-112": ("durabletask.internal.orchestrator_service_pb2",),
 }
 

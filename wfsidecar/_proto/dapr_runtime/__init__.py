@@ -1,0 +1,1 @@
+"""Dapr runtime API (dapr.proto.runtime.v1.Dapr): the workflow RPCs only (generated)."""
