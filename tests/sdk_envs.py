@@ -44,7 +44,6 @@ SDK_PB2_MODULES: dict[str, tuple[str, ...]] = {
     "dt-dapr-017": ("durabletask.internal.orchestrator_service_pb2",),
     "dapr-ext-118": ("dapr.ext.workflow._durabletask.internal",),
     "dapr-119": ("dapr.ext.workflow._durabletask.internal",),
-    "dapr-114": ("dapr.proto.runtime.v1.dapr_pb2",),
     "durabletask-112": ("durabletask.internal.orchestrator_service_pb2",),
 }
 

@@ -32,6 +32,7 @@ from wfsidecar.config import Config, RemindersConfig, parse_listener
 from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
 from wfsidecar.health import Phase, Readiness
 from wfsidecar.http.server import HttpListener
+from wfsidecar.server.dapr_runtime_service import DaprRuntimeService
 from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
@@ -130,7 +131,10 @@ class App:
                         if self.config.testing.allow_task_hub_reset else None)
             ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub,
                                   max_message_size=limit)
-            grpc_listeners = await self._start_grpc(stack, dapr.handler(), ms.handler())
+            # Dapr listeners also serve the workflow methods of Dapr's runtime API.
+            runtime_api = DaprRuntimeService(self.service, max_message_size=limit)
+            grpc_listeners = await self._start_grpc(
+                stack, (dapr.handler(), runtime_api.handler()), (ms.handler(),))
             http = await self._start_http(stack)
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
@@ -200,8 +204,9 @@ class App:
         stack.push_async_callback(store.close)
         return store
 
-    async def _start_grpc(self, stack: AsyncExitStack, dapr: grpc.GenericRpcHandler,
-                          ms: grpc.GenericRpcHandler) -> list[GrpcListener]:
+    async def _start_grpc(self, stack: AsyncExitStack,
+                          dapr: tuple[grpc.GenericRpcHandler, ...],
+                          ms: tuple[grpc.GenericRpcHandler, ...]) -> list[GrpcListener]:
         listeners = []
         cfg = self.config.listeners
         wanted = [("dapr", "dapr", cfg.dapr_grpc.host, cfg.dapr_grpc.port),
@@ -214,7 +219,7 @@ class App:
                                     keepalive=(cfg.keepalive_interval, cfg.keepalive_timeout),
                                     fault=lambda: self.readiness.fault)
             # One dialect per listener: the two give some field numbers different meanings.
-            listener.server.add_generic_rpc_handlers((dapr if dialect == "dapr" else ms,))
+            listener.server.add_generic_rpc_handlers(dapr if dialect == "dapr" else ms)
             await listener.start()
             # Unwinding after a failed start or a drain: stop is idempotent and the grace
             # here only matters if the drain never ran.

@@ -30,6 +30,9 @@ def build_app(readiness: Readiness) -> web.Application:
     app = web.Application()
     app[READINESS_KEY] = readiness
     app.router.add_get("/v1.0/healthz", healthz)
+    # Dapr's clients (DaprClient, DaprHealth.wait_until_ready) wait for this one before
+    # their first call; the daemon has no outbound side, so it answers as healthz does.
+    app.router.add_get("/v1.0/healthz/outbound", healthz)
     return app
 
 
