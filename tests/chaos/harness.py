@@ -241,6 +241,7 @@ def check(report: Report, outcomes: list[Outcome], procs: Processes) -> None:
     report.duplicate_resolutions = len(duplicates)
     report.problems += duplicates
     report.problems += verify.leftovers(snap, purged)
+    report.problems += verify.index_agrees(procs.db, snap)
     report.problems += verify.finished_clean(snap, finished)
     report.problems += verify.entities_settled(snap, expected_entities)
     runs_problems, report.re_executed = verify.compare_runs(

@@ -118,6 +118,44 @@ def status_from_history(history: Iterable[pb.HistoryEvent]) -> tuple[str, str | 
     return status, output
 
 
+def index_agrees(db: Path, snap: Snapshot) -> list[str]:
+    """The instance index (the read model) says what the histories say: one row per
+    instance that holds state, none for anything else, each with the status, name,
+    creation, completion, parent and history length its own history gives."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT a.actor_id, i.status, i.name, i.created_ms, i.completed_ms, i.parent_id,"
+            " i.history_len FROM instances i JOIN actors a ON a.id = i.actor")}
+    finally:
+        conn.close()
+    problems = [f"{i}: index row without workflow state" for i in rows
+                if i not in snap.histories and i not in snap.inbox_rows]
+    for instance_id, history in snap.histories.items():
+        row = rows.get(instance_id)
+        if row is None:
+            problems.append(f"{instance_id}: no index row")
+            continue
+        started = next((e for e in history if e.HasField("executionStarted")), None)
+        done = next((e for e in history if e.HasField("executionCompleted")), None)
+        if started is None:
+            continue
+        parent = started.executionStarted.parentInstance
+        want = (status_from_history(history)[0], started.executionStarted.name,
+                _ms(started), _ms(done) if done is not None else None,
+                parent.orchestrationInstance.instanceId
+                if started.executionStarted.HasField("parentInstance") else None,
+                len(history))
+        got = (STATUS_NAMES[row[0]], *row[1:])
+        if got != want:
+            problems.append(f"{instance_id}: index row {got}, history says {want}")
+    return problems
+
+
+def _ms(event: pb.HistoryEvent) -> int:
+    return event.timestamp.seconds * 1000 + event.timestamp.nanos // 1_000_000
+
+
 def leftovers(snap: Snapshot, purged: Iterable[str]) -> list[str]:
     """Nothing of a purged instance remains: no actor, state row or reminder of the
     instance or of its activities (``<id>#<task>``)."""
