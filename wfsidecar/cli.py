@@ -1,7 +1,9 @@
-"""Command-line entry point: ``wfsidecar run | health | config check|show | version``.
+"""Command-line entry point: ``wfsidecar run | health | config check|show | version |
+workflow ...`` (the last in ``wfsidecar.cli_workflow``).
 
-This is the only module that handles signals and chooses exit codes; library code raises
-``ConfigError``/``StartupError`` instead (style.md §3.1 rule 4, §3.7, §3.17).
+This and the ``cli_*`` modules are the only ones that handle signals and choose exit codes;
+library code raises ``ConfigError``/``StartupError`` instead (style.md §3.1 rule 4, §3.7,
+§3.17).
 
 Exit codes of ``wfsidecar run``:
 
@@ -32,6 +34,7 @@ import click
 import yaml
 
 from wfsidecar import __version__
+from wfsidecar.cli_workflow import workflow_group
 from wfsidecar.config import Config, LogLevel, load, mask_secrets
 from wfsidecar.errors import ConfigError, StartupError
 
@@ -292,3 +295,7 @@ def show(config_file: Path | None, **flags: object) -> None:
 def version() -> None:
     """Print the wfsidecar version."""
     click.echo(__version__)
+
+
+# The operator's verbs; they only talk HTTP to a running daemon (wfsidecar.cli_workflow).
+main.add_command(workflow_group)
