@@ -63,3 +63,20 @@ async def test_detached_workflow_waits_for_its_scheduled_start(tmp_path: Path) -
                                 == pb.ORCHESTRATION_STATUS_COMPLETED)
         assert done.output.value == '"ran"'
         worker.close()
+
+
+async def test_a_terminate_does_not_wait_for_the_scheduled_start(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with daemon(tmp_path / "wf.db", clock) as (_, client):
+        request = pb.CreateInstanceRequest(instanceId="later", name="later_flow")
+        request.scheduledStartTimestamp.FromMilliseconds(clock.now_ms() + HOUR_MS)
+        await client.call("StartInstance", request, pb.CreateInstanceResponse)
+        await client.call("TerminateInstance", pb.TerminateRequest(instanceId="later"),
+                          pb.TerminateResponse)
+        worker = Stream(client)
+        item = await worker.next()  # at once, not in an hour
+        kinds = [e.WhichOneof("eventType") for e in item.orchestratorRequest.newEvents]
+        assert kinds == ["orchestratorStarted", "executionStarted", "executionTerminated"]
+        await answer(client, item, complete(0, pb.ORCHESTRATION_STATUS_TERMINATED))
+        assert (await state(client, "later")).orchestrationStatus == \
+            pb.ORCHESTRATION_STATUS_TERMINATED

@@ -51,7 +51,7 @@ def snapshot(instance_id: str, state: WorkflowState) -> InstanceSnapshot | None:
     tags = tuple(sorted({**(started.executionStarted.tags if started else {}),
                          **state.tags}.items()))
     return InstanceSnapshot(current, state.custom_status, tuple(state.history), tags,
-                            state.dialect)
+                            state.dialect, len(state.inbox))
 
 
 def terminal(instance_id: str, state: WorkflowState) -> bool:
@@ -65,6 +65,8 @@ def waiting_for_scheduled_start(state: WorkflowState, now_ms: int) -> bool:
         return False
     started = state.inbox[0].executionStarted
     when = started.scheduledStartTimestamp.ToMilliseconds()
+    if any(e.HasField("executionTerminated") for e in state.inbox):
+        return False  # a terminate does not wait for the start time it cancels
     return started.HasField("scheduledStartTimestamp") and when > now_ms
 
 
