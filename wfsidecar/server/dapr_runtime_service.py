@@ -29,12 +29,11 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
-from wfsidecar import engine
 from wfsidecar._proto.dapr_runtime import dapr_runtime_pb2 as pb
 from wfsidecar.errors import InvalidArgumentError, NotFoundError
 from wfsidecar.server.requests import parsing
 from wfsidecar.server.status import mapped
-from wfsidecar.workflow.messages import InstanceSnapshot
+from wfsidecar.workflow.dapr_view import properties
 from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest
 from wfsidecar.workflow.service import WorkflowService
 
@@ -130,22 +129,6 @@ class DaprRuntimeService:
         data = _text(request.event_data, "event_data") if request.event_data else None
         await self._service.raise_event(instance_id, request.event_name, data)
         return empty_pb2.Empty()
-
-
-def properties(snapshot: InstanceSnapshot) -> dict[str, str]:
-    """Dapr's ``properties`` map: input and custom status always (empty when unset); the
-    failure's type, message and stack trace if it failed, else the output once finished."""
-    view = snapshot.view
-    props = {"dapr.workflow.input": view.input or "",
-             "dapr.workflow.custom_status": snapshot.custom_status or ""}
-    if view.failure is not None:
-        props["dapr.workflow.failure.error_type"] = view.failure.errorType
-        props["dapr.workflow.failure.error_message"] = view.failure.errorMessage
-        if view.failure.HasField("stackTrace"):
-            props["dapr.workflow.failure.stack_trace"] = view.failure.stackTrace.value
-    elif view.status in engine.TERMINAL:
-        props["dapr.workflow.output"] = view.output or ""
-    return props
 
 
 class _RuntimeHandler(grpc.GenericRpcHandler):

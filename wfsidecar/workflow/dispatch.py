@@ -20,6 +20,7 @@ from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow import work_item
+from wfsidecar.workflow.dispatch_view import DispatchView
 from wfsidecar.workflow.history_marks import HistoryMarks
 from wfsidecar.workflow.redispatch import RedispatchTimers
 from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
@@ -56,8 +57,6 @@ class WorkItemDispatcher:
         self._token_seq = itertools.count(1)
         self._closed = False
 
-    # -- actor side --------------------------------------------------------------------
-
     def submit(self, item: WorkItem) -> None:
         """Queue ``item`` for the next worker that asks (never blocks)."""
         if not self._timers.held_back(item):
@@ -71,7 +70,9 @@ class WorkItemDispatcher:
     def in_flight(self) -> int:
         return len(self._pending)
 
-    # -- stream side -------------------------------------------------------------------
+    def view(self) -> DispatchView:
+        """A read-only look at queued and dispatched work and connected streams."""
+        return DispatchView(self._queues, self._pending, self._stream_dialect, self._stream_filter)
 
     def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None, *,
                     stateful_history: bool = False) -> int:
@@ -265,8 +266,6 @@ class WorkItemDispatcher:
                 waiter, _ = waiters.popleft()
                 if not waiter.done():
                     waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
-
-    # -- internals ---------------------------------------------------------------------
 
     def _restore(self, item: WorkItem) -> None:
         if item.stream is not None and item.stream in self._by_stream:

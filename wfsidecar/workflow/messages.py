@@ -61,3 +61,4 @@ class InstanceSnapshot:
     history: tuple[pb.HistoryEvent, ...]
     tags: tuple[tuple[str, str], ...] = ()
     dialect: str = "dapr"
+    inbox_len: int = 0  # events waiting for the next turn (diagnostics)
