@@ -7,6 +7,7 @@ the writer connection is in the middle of a group commit.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from wfsidecar.store.base import Reminder
 from wfsidecar.types import ActorRef
@@ -58,3 +59,15 @@ def list_actor_ids(conn: sqlite3.Connection, *, actor_type: str, after: str | No
 def _reminder(row: _ReminderRow) -> Reminder:
     type_, actor_id, name, due_ms, period_ms, data, attempts, etag = row
     return Reminder(ActorRef(type_, actor_id), name, due_ms, period_ms, data, attempts, etag)
+
+
+def file_sizes(path: Path) -> int:
+    """Bytes of the database at ``path`` on disk: the file, its WAL and its -shm index
+    (a side file that does not exist counts 0). Runs off the event loop."""
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            total += path.with_name(path.name + suffix).stat().st_size
+        except FileNotFoundError:
+            pass
+    return total

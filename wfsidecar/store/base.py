@@ -227,6 +227,10 @@ class StateStore(Protocol):
         """How many instance rows match ``flt``, and the bytes their instances store."""
         ...
 
+    async def size_bytes(self) -> int:
+        """Bytes the store occupies on disk (0 for a store that keeps nothing on disk)."""
+        ...
+
     async def instance_backfill_pending(self) -> bool:
         """True if the store holds workflow state written before it kept the instance
         index (an upgraded file): the rows must be built once (``instance_backfill_done``

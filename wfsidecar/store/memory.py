@@ -107,6 +107,9 @@ class MemoryStore:
         rows = [row for row in self._instances.values() if flt.matches(row)]
         return InstanceTotals(len(rows), sum(row.stored_bytes for row in rows))
 
+    async def size_bytes(self) -> int:
+        return 0  # nothing on disk
+
     async def instance_backfill_pending(self) -> bool:
         return False  # a memory store starts empty, so every row was written by a turn
 

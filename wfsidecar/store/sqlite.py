@@ -188,6 +188,10 @@ class SqliteStore:
     async def count_instances(self, flt: InstanceFilter) -> InstanceTotals:
         return await self._read(partial(instance_sql.count, flt=flt))
 
+    async def size_bytes(self) -> int:
+        """The database file plus its write-ahead log and shared-memory index."""
+        return await asyncio.to_thread(reads.file_sizes, self.path)
+
     async def instance_backfill_pending(self) -> bool:
         return await self._read(instance_sql.backfill_pending)
 
