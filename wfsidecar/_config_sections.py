@@ -37,6 +37,21 @@ class ListenerConfig:
     """TCP port, 0-65535. 0 lets the OS pick a free port (reported in the ready file)."""
 
 
+@dataclass(frozen=True, slots=True)
+class HttpListenerConfig:
+    """The HTTP listen address and what its requests may carry."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind. ``127.0.0.1`` keeps the port private to this machine;
+    ``0.0.0.0`` exposes it (containers)."""
+    port: Port = 3500
+    """TCP port, 0-65535. 0 lets the OS pick a free port (reported in the ready file)."""
+    max_body_size: Annotated[int, SIZE] = 4 * 1024 * 1024
+    """Largest request body (a workflow input, event data, a JSON request); a larger one
+    is refused with 413 ``ERR_BODY_TOO_LARGE`` before anything changes. Dapr's default
+    ``--max-body-size`` is the same 4 MiB."""
+
+
 def parse_listener(spec: str) -> tuple[str, str, int]:
     """``"<dialect>@<host>:<port>"`` → (dialect, host, port); ValueError says what is wrong."""
     dialect, at, address = spec.partition("@")
@@ -58,8 +73,8 @@ class ListenersConfig:
         default_factory=lambda: ListenerConfig("127.0.0.1", 4001)
     )
     """gRPC listener for the plain durabletask sidecar protocol."""
-    http: ListenerConfig = field(default_factory=lambda: ListenerConfig("127.0.0.1", 3500))
-    """HTTP listener: ``/v1.0/healthz`` and the management API."""
+    http: HttpListenerConfig = field(default_factory=HttpListenerConfig)
+    """HTTP listener: ``/v1.0/healthz`` and the workflow management API."""
     ready_file: str | None = None
     """If set, a JSON file with the bound ports, written once the daemon is ready."""
     extra_grpc: tuple[str, ...] = ()

@@ -22,6 +22,7 @@ from wfsidecar import _config_loader as _loader
 from wfsidecar._config_sections import (
     ActorsConfig,
     Duration,
+    HttpListenerConfig,
     LifecycleConfig,
     ListenerConfig,
     ListenersConfig,
@@ -47,6 +48,7 @@ __all__ = [
     "ActorsConfig",
     "Config",
     "Duration",
+    "HttpListenerConfig",
     "LifecycleConfig",
     "ListenerConfig",
     "ListenersConfig",

@@ -11,6 +11,7 @@ import yaml
 
 from wfsidecar.config import (
     Config,
+    HttpListenerConfig,
     ListenerConfig,
     RemindersConfig,
     env_var_name,
@@ -62,7 +63,7 @@ def test_no_file_no_env_gives_the_documented_defaults(tmp_path: Path) -> None:
     assert config == Config()
     assert config.listeners.dapr_grpc == ListenerConfig("127.0.0.1", 50001)
     assert config.listeners.durabletask_grpc == ListenerConfig("127.0.0.1", 4001)
-    assert config.listeners.http == ListenerConfig("127.0.0.1", 3500)
+    assert config.listeners.http == HttpListenerConfig("127.0.0.1", 3500, 4 * 1024 * 1024)
     assert config.listeners.ready_file is None
     assert config.store.backend == "sqlite"
     assert config.store.sqlite.path == "data/wfsidecar.db"
