@@ -24,13 +24,14 @@ from pathlib import Path
 
 import grpc
 
-from wfsidecar import logs
+from wfsidecar import __version__, logs
 from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
 from wfsidecar.clock import Clock, SystemClock
 from wfsidecar.config import Config, RemindersConfig, parse_listener
 from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
 from wfsidecar.health import Phase, Readiness
+from wfsidecar.http.context import ListenerInfo, WorkflowApi
 from wfsidecar.http.server import HttpListener
 from wfsidecar.server.dapr_runtime_service import DaprRuntimeService
 from wfsidecar.server.dapr_service import DaprSidecarService
@@ -38,6 +39,7 @@ from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
+from wfsidecar.workflow.diagnostics import Diagnostics
 from wfsidecar.workflow.entity_service import EntityService
 from wfsidecar.workflow.service import WorkflowService
 from wfsidecar.workflow.task_hub import TaskHubReset
@@ -92,6 +94,7 @@ class App:
         self.service: WorkflowService | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
+        self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
 
     async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]]) -> None:
         """Start, serve until ``shutdown_trigger()`` returns, then drain and stop.
@@ -101,7 +104,7 @@ class App:
         """
         if self._configure_logging:
             logs.configure(self.config.logging.level, self.config.logging.format)
-        started = time.monotonic()
+        started, started_ms = time.monotonic(), self.clock.now_ms()
         async with AsyncExitStack() as stack:
             store = await self._open_store(stack)
             self.store = store
@@ -135,7 +138,11 @@ class App:
             runtime_api = DaprRuntimeService(self.service, max_message_size=limit)
             grpc_listeners = await self._start_grpc(
                 stack, (dapr.handler(), runtime_api.handler()), (ms.handler(),))
-            http = await self._start_http(stack)
+            http = await self._start_http(stack, WorkflowApi(
+                service=self.service, dispatch=dispatcher.view(), store=store,
+                diagnostics=Diagnostics(self.service, dispatcher.view(), self.clock),
+                clock=self.clock, version=__version__, store_backend=self.config.store.backend,
+                started_ms=started_ms, listeners=lambda: list(self._listeners)))
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
@@ -221,16 +228,19 @@ class App:
             # One dialect per listener: the two give some field numbers different meanings.
             listener.server.add_generic_rpc_handlers(dapr if dialect == "dapr" else ms)
             await listener.start()
+            self._listeners.append(ListenerInfo(name, "grpc", dialect, host, listener.port))
             # Unwinding after a failed start or a drain: stop is idempotent and the grace
             # here only matters if the drain never ran.
             stack.push_async_callback(listener.stop, 0)
             listeners.append(listener)
         return listeners
 
-    async def _start_http(self, stack: AsyncExitStack) -> int:
+    async def _start_http(self, stack: AsyncExitStack, api: WorkflowApi) -> int:
         cfg = self.config.listeners.http
-        listener = HttpListener(cfg.host, cfg.port, self.readiness)
+        listener = HttpListener(cfg.host, cfg.port, self.readiness, api,
+                                max_body_size=cfg.max_body_size)
         port = await listener.start()
+        self._listeners.append(ListenerInfo("http", "http", None, cfg.host, port))
         stack.push_async_callback(listener.stop)
         return port
 

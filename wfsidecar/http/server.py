@@ -1,4 +1,9 @@
-"""The HTTP listener: an aiohttp application embedded with AppRunner + TCPSite."""
+"""The HTTP listener: an aiohttp application embedded with AppRunner + TCPSite.
+
+It serves health, and, when the composition root hands it a ``WorkflowApi``, the workflow
+API of docs/http-api.md: Dapr's routes (workflow_api.py) and the extensions (extensions.py,
+diagnostics.py) under every version prefix, plus metadata.py and openapi.py.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,19 @@ import logging
 
 from aiohttp import web
 
+from wfsidecar import __version__
 from wfsidecar.errors import StartupError
 from wfsidecar.health import Readiness
+from wfsidecar.http import diagnostics, extensions, metadata, openapi, workflow_api
+from wfsidecar.http.context import API_KEY, WorkflowApi
+from wfsidecar.http.errors import body_limit, json_errors
 
 logger = logging.getLogger(__name__)
 
 READINESS_KEY = web.AppKey("readiness", Readiness)
+# Dapr serves its workflow routes under all three (pkg/api/http/workflow.go).
+VERSION_PREFIXES = ("/v1.0", "/v1.0-beta1", "/v1.0-alpha1")
+DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
@@ -26,24 +38,37 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     )
 
 
-def build_app(readiness: Readiness) -> web.Application:
-    app = web.Application()
+def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
+              max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> web.Application:
+    app = web.Application(client_max_size=max_body_size,
+                          middlewares=[json_errors(max_body_size), body_limit(max_body_size)])
     app[READINESS_KEY] = readiness
     app.router.add_get("/v1.0/healthz", healthz)
     # Dapr's clients (DaprClient, DaprHealth.wait_until_ready) wait for this one before
     # their first call; the daemon has no outbound side, so it answers as healthz does.
     app.router.add_get("/v1.0/healthz/outbound", healthz)
+    if api is not None:
+        app[API_KEY] = api
+        for prefix in VERSION_PREFIXES:
+            # Literal routes (bulk terminate/purge) before the templated instance routes.
+            extensions.add_routes(app.router, prefix)
+            workflow_api.add_routes(app.router, prefix)
+            diagnostics.add_routes(app.router, prefix)
+        metadata.add_routes(app.router)
+        openapi.add_routes(app.router, __version__)
     return app
 
 
 class HttpListener:
     """Serves ``build_app`` on ``host:port`` (port 0 picks a free port)."""
 
-    def __init__(self, host: str, port: int, readiness: Readiness) -> None:
+    def __init__(self, host: str, port: int, readiness: Readiness,
+                 api: WorkflowApi | None = None, *,
+                 max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
         self.host = host
         self.port = port
-        self._runner = web.AppRunner(build_app(readiness), handle_signals=False,
-                                     access_log=None)
+        app = build_app(readiness, api, max_body_size=max_body_size)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
 
     async def start(self) -> int:
         """Bind and start; return the bound port.
