@@ -135,6 +135,8 @@ def metadata_table(meta: InstanceMetadata, wide: bool) -> str:
 
 
 _EVENT_COLUMNS = ("eventId", "type", "name", "timestamp")
+# Identifiers that repeat on every event of a kind and crowd out the payloads in table mode.
+_EVENT_NOISE = ("orchestrationInstance", "parentTraceContext", "router")
 
 
 def history_table(events: Sequence[Mapping[str, Any]], wide: bool,
@@ -155,8 +157,9 @@ def history_table(events: Sequence[Mapping[str, Any]], wide: bool,
         else:
             elapsed = human_age((moment - previous).total_seconds())
         previous = moment or previous
-        details = "; ".join(f"{key}={_compact(value)}" for key, value in event.items()
-                            if key not in _EVENT_COLUMNS and value not in (None, "", {}, []))
+        details = "; ".join(f"{key}={_compact(value, wide)}" for key, value in event.items()
+                            if key not in _EVENT_COLUMNS and value not in (None, "", {}, [])
+                            and (wide or key not in _EVENT_NOISE))
         event_id = event.get("eventId")
         row: list[object] = [event.get("type", _NONE), cut(event.get("name"), wide, 30),
                              _NONE if event_id is None or event_id < 0 else event_id,
@@ -167,9 +170,11 @@ def history_table(events: Sequence[Mapping[str, Any]], wide: bool,
     return table(headers, rows)
 
 
-def _compact(value: object) -> str:
+def _compact(value: object, wide: bool) -> str:
     if isinstance(value, str):
-        return value
+        # Proto enum names repeat their type (ORCHESTRATION_STATUS_COMPLETED); the tail
+        # says it all in a narrow column.
+        return value if wide else value.removeprefix("ORCHESTRATION_STATUS_")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -25,14 +25,13 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from wfsidecar.cli_daemon import EXIT_FAILED, EXIT_UNREACHABLE, fail, talks_to_daemon
+from wfsidecar.cli_daemon import EXIT_FAILED, fail, talks_to_daemon
 from wfsidecar.cli_filters import When, filter_options, parse_statuses
 from wfsidecar.cli_output import size
 from wfsidecar.client import (
     TERMINAL_STATUSES,
     ApiError,
     BulkResult,
-    DaemonUnreachable,
     ListFilter,
     WorkflowClient,
 )
@@ -154,7 +153,8 @@ def _with_progress(label: str, job: Callable[[], BulkResult]) -> BulkResult:
 
 def _each(client: WorkflowClient, verb: str, ids: tuple[str, ...], dry_run: bool,
           output: str | None) -> None:
-    """One call per id, in order; a refusal is reported and the rest still go."""
+    """One call per id, in order; a refusal is reported and the rest still go (an
+    unreachable daemon stops it all: exit 3 from ``talks_to_daemon``)."""
     failed = 0
     total_bytes = would = 0
     for instance_id in ids:
@@ -180,8 +180,6 @@ def _each(client: WorkflowClient, verb: str, ids: tuple[str, ...], dry_run: bool
         except ApiError as exc:
             failed += 1
             click.echo(f"wfsidecar: {instance_id}: {exc} (HTTP {exc.status})", err=True)
-        except DaemonUnreachable as exc:
-            fail(EXIT_UNREACHABLE, str(exc))
     if dry_run:
         click.echo(f"Would {verb} {would} instance(s), {size(total_bytes)} stored")
     if failed:
