@@ -166,6 +166,8 @@ class WorkflowService:
         narrowed to terminal ones)."""
         terminal = frozenset(int(s) for s in engine.TERMINAL)
         statuses = request.filter.statuses & terminal if request.filter.statuses else terminal
+        if not statuses:
+            return BulkResult(0, 0, 0)  # only unfinished statuses asked for (not "all")
         flt = replace(request.filter, statuses=statuses)
         return await self._bulk(flt, request, lambda i: self.purge(
             PurgeRequest(i, request.recursive, RunningPurge.SKIP)))
@@ -174,6 +176,8 @@ class WorkflowService:
         """Terminate every unfinished instance the filter selects."""
         open_ = frozenset(int(s) for s in RuntimeStatus if s not in engine.TERMINAL)
         statuses = request.filter.statuses & open_ if request.filter.statuses else open_
+        if not statuses:
+            return BulkResult(0, 0, 0)  # only finished statuses asked for (not "all")
         flt = replace(request.filter, statuses=statuses)
 
         async def terminate(instance_id: str) -> int:
