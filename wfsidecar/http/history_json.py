@@ -28,7 +28,8 @@ def event_json(event: pb.HistoryEvent) -> dict[str, Any]:
     kind = event.WhichOneof("eventType") or "unknown"
     body: dict[str, Any] = {}
     if kind != "unknown":
-        body = MessageToDict(getattr(event, kind))
+        # Zeros shown too: task 0 is a task id like any other.
+        body = MessageToDict(getattr(event, kind), always_print_fields_with_no_presence=True)
     out: dict[str, Any] = {"eventId": event.eventId, "type": kind[0].upper() + kind[1:]}
     if isinstance(body.get("name"), str):
         out["name"] = body.pop("name")
