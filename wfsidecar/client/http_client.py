@@ -224,7 +224,7 @@ def normalize_address(address: str) -> str:
     Raises:
         ValueError: not an http(s) URL with a host.
     """
-    text = address.strip().rstrip("/")
+    text = address.strip()
     if "://" not in text:
         text = "http://" + text
     try:
@@ -233,7 +233,7 @@ def normalize_address(address: str) -> str:
         raise ValueError(f"not a daemon address: {address!r} ({exc})") from exc
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"not a daemon address: {address!r} (expected http://host:port)")
-    return text
+    return text.rstrip("/")
 
 
 def _is_loopback(host: str) -> bool:
