@@ -67,6 +67,10 @@ class Diagnosis:
     hints: tuple[str, ...]  # the likely reasons it is not moving, in words
 
 
+# Dapr's SDKs wait for an external event without a timeout by a timer due in year 9999.
+NEVER_MS = 253_370_764_800_000  # 9999-01-01T00:00:00Z
+
+
 class Diagnostics:
     """Diagnoses instances from their snapshot and the dispatcher's view."""
 
@@ -151,12 +155,13 @@ def _with_hints(d: Diagnosis, now_ms: int) -> Diagnosis:
             if act.work is not None and act.work.attempts > 1:
                 hints.append(f"activity {act.name!r} (task {act.task_id}) has been "
                              f"dispatched {act.work.attempts} times without a result")
-        if d.timers and not d.activities and not d.children and d.turn is None:
-            first = min(t.fire_at_ms for t in d.timers)
+        timers = [t for t in d.timers if t.fire_at_ms < NEVER_MS]
+        idle = not d.activities and not d.children and d.turn is None
+        if timers and idle:
+            first = min(t.fire_at_ms for t in timers)
             hints.append("it is waiting for a durable timer" if first > now_ms
                          else "a durable timer is due and about to fire")
-        if (not d.activities and not d.children and not d.timers and d.turn is None
-                and not d.snapshot.inbox_len and view.status is RuntimeStatus.RUNNING):
-            hints.append("nothing is scheduled: it is most likely waiting for an "
+        elif idle and not d.snapshot.inbox_len and view.status is RuntimeStatus.RUNNING:
+            hints.append("nothing else is scheduled: it is most likely waiting for an "
                          "external event")
     return replace(d, hints=tuple(hints))

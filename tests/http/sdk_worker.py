@@ -1,0 +1,61 @@
+"""A Dapr SDK worker (dapr-ext-workflow 1.18.3) for the HTTP API scenario, run by tests.
+
+Runs inside the SDK virtualenv, never imported by the project. It prints ``SERVING`` once
+connected to the daemon at ``$DAPR_GRPC_ENDPOINT`` and runs until its stdin closes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+
+from dapr.ext import workflow as wf
+
+HOST, PORT = os.environ["DAPR_GRPC_ENDPOINT"].rsplit(":", 1)
+runtime = wf.WorkflowRuntime(host=HOST, port=PORT)
+
+
+@runtime.activity(name="approve_item")
+def approve_item(ctx: wf.WorkflowActivityContext, who: str) -> str:
+    return f"approved by {who}"
+
+
+@runtime.activity(name="explode")
+def explode(ctx: wf.WorkflowActivityContext, _: object) -> None:
+    raise ValueError("boom")
+
+
+@runtime.workflow(name="approval")
+def approval(ctx: wf.DaprWorkflowContext, order: dict):  # type: ignore[no-untyped-def,type-arg]
+    ctx.set_custom_status("waiting")
+    who = yield ctx.wait_for_external_event("approve")
+    verdict = yield ctx.call_activity(approve_item, input=who)
+    return {"item": order["item"], "verdict": verdict}
+
+
+@runtime.workflow(name="waiter")
+def waiter(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    yield ctx.wait_for_external_event("never")
+
+
+@runtime.workflow(name="tree")
+def tree(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    yield ctx.call_child_workflow(waiter, instance_id=f"{ctx.instance_id}-child")
+
+
+@runtime.workflow(name="failing")
+def failing(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    yield ctx.call_activity(explode, input=None)
+
+
+@runtime.workflow(name="sleeper")
+def sleeper(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    yield ctx.create_timer(timedelta(hours=1))
+
+
+if __name__ == "__main__":
+    runtime.start()
+    print("SERVING", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+    runtime.shutdown()
