@@ -1,1 +1,1 @@
-"""HTTP edge (aiohttp): health now; the management API in later issues."""
+"""HTTP edge (aiohttp): health, Dapr's workflow API and its extensions (docs/http-api.md)."""
