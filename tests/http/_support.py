@@ -39,6 +39,7 @@ class Reply:
     status: int
     body: bytes
     content_type: str
+    headers: dict[str, str]
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -56,7 +57,8 @@ class Http:
 
     async def call(self, method: str, path: str, data: Any = None, **kwargs: Any) -> Reply:
         async with self.session.request(method, path, data=data, **kwargs) as response:
-            return Reply(response.status, await response.read(), response.content_type)
+            return Reply(response.status, await response.read(), response.content_type,
+                         dict(response.headers))
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
         return await self.call("GET", path, **kwargs)

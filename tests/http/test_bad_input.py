@@ -100,6 +100,7 @@ async def test_unknown_route_and_method_answer_the_error_json(tmp_path: Path) ->
     app = daemon(tmp_path)
     async with served(app) as http:
         assert (await http.get("/v1.0/workflow/dapr")).error() == (404, "ERR_ROUTE_NOT_FOUND")
-        assert (await http.call("DELETE", f"{API}/x")).error() == (
-            405, "ERR_METHOD_NOT_ALLOWED")
+        wrong = await http.call("DELETE", f"{API}/x")
+        assert wrong.error() == (405, "ERR_METHOD_NOT_ALLOWED")
+        assert wrong.headers["Allow"] == "GET,HEAD"
         assert (await http.get(f"{API}/x/rerun")).error() == (405, "ERR_METHOD_NOT_ALLOWED")
