@@ -70,6 +70,19 @@ class When(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+class Later(When):
+    """A moment ahead: a duration counts forward from now (``run --start-time 2h``)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        seconds = _duration(str(value).strip())
+        if seconds is not None:
+            return datetime.now(UTC) + timedelta(seconds=seconds)
+        return super().convert(value, param, ctx)
+
+
 def parse_statuses(values: tuple[str, ...]) -> tuple[str, ...]:
     """Status names from repeated and comma-separated values, upper-cased and checked.
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from wfsidecar.cli_daemon import EXIT_FAILED, output_option, talks_to_daemon
-from wfsidecar.cli_filters import filter_options
+from wfsidecar.cli_filters import Later, filter_options
 from wfsidecar.cli_output import emit, history_table, instances_table, metadata_table
 from wfsidecar.cli_workflow_bulk import purge, terminate
 from wfsidecar.client import SORT_KEYS, TERMINAL_STATUSES, ListFilter, WorkflowClient
@@ -166,12 +167,15 @@ def watch(client: WorkflowClient, instance_id: str, interval: float, fmt: str) -
 @click.option("--instance-id", "-i", help="The new instance's id (default: a random UUID).")
 @click.option("--input", "-x", "input_", metavar="JSON", help="The input, passed through "
                                                                 "as given (usually JSON).")
+@click.option("--start-time", "-s", type=Later(), metavar="WHEN",
+              help="Run not before WHEN: an RFC 3339 time or a duration from now (90s, 2h).")
 @output_option
 @talks_to_daemon
 def run(client: WorkflowClient, name: str, instance_id: str | None, input_: str | None,
-        fmt: str) -> None:
+        start_time: datetime | None, fmt: str) -> None:
     """Start a new instance of workflow NAME (a worker runs it when it connects)."""
-    started = client.start(name, input_, instance_id=instance_id)
+    started = client.start(name, input_, instance_id=instance_id, start_time_ms=(
+        int(start_time.timestamp() * 1000) if start_time is not None else None))
     emit({"instanceID": started}, fmt,
          lambda wide: f"Workflow instance started: {started}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -31,6 +32,22 @@ async def test_run_needs_no_worker_and_the_worker_gets_the_input(op: Operator) -
     item = await op.turn("r-1")
     [started] = new_events(item, "executionStarted")
     assert (started.name, started.input.value) == ("OrderWorkflow", '{"n": 1}')
+
+
+async def test_run_with_a_start_time_is_scheduled(op: Operator) -> None:
+    before = time.time()
+    result = await op.cli("run", "OrderWorkflow", "-i", "later", "--start-time", "2h")
+    assert result.exit_code == 0, result.output
+    assert op.app.service is not None
+    snapshot = await op.app.service.get("later")
+    assert snapshot is not None and snapshot.view.scheduled_start_ms is not None
+    assert abs(snapshot.view.scheduled_start_ms / 1000 - (before + 7200)) < 60
+    at = await op.cli("run", "OrderWorkflow", "-i", "at", "-s", "2031-02-03T04:05:06Z")
+    assert at.exit_code == 0, at.output
+    snapshot = await op.app.service.get("at")
+    assert snapshot is not None and snapshot.view.scheduled_start_ms == 1927857906000
+    bad = await op.cli("run", "OrderWorkflow", "-s", "soon")
+    assert bad.exit_code == 2 and "neither a duration" in bad.stderr
 
 
 async def test_run_with_an_invalid_id_is_refused(op: Operator) -> None:

@@ -70,9 +70,12 @@ class WorkflowClient:
     # Dapr's routes.
 
     def start(self, name: str, input: str | None = None, *,
-              instance_id: str | None = None) -> str:
-        """Start workflow ``name``; the new instance's id (a UUID unless given)."""
-        params = {"instanceID": instance_id} if instance_id else {}
+              instance_id: str | None = None, start_time_ms: int | None = None) -> str:
+        """Start workflow ``name`` (its first turn not before ``start_time_ms``, epoch
+        milliseconds, when given); the new instance's id (a UUID unless given)."""
+        params: dict[str, str] = {"instanceID": instance_id} if instance_id else {}
+        if start_time_ms is not None:
+            params["startTime"] = str(start_time_ms)
         body = self._call("POST", self._path(name, "start"), params=params,
                           content=_raw(input))
         return str(body["instanceID"])

@@ -101,6 +101,8 @@ def build(version: str) -> dict[str, Any]:
             "start", "start a workflow (Dapr)",
             [_COMPONENT, _path("workflowName", "the workflow to run"),
              _query("instanceID", {"type": "string"}, "a random UUID if left out"),
+             _query("startTime", {"type": "string"}, "ours: a scheduled start, RFC 3339 "
+                    "with a zone or epoch milliseconds; the first turn waits until then"),
              _query("appID", {"type": "string"}, "accepted and ignored")],
             _json("202", "StartResponse", "started"), _RAW_BODY)},
         INSTANCE: {"get": _op("get", "Dapr's metadata of an instance", [_COMPONENT, _INSTANCE],

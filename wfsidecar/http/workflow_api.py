@@ -23,7 +23,12 @@ from wfsidecar.errors import InvalidArgumentError
 from wfsidecar.http import errors as codes
 from wfsidecar.http.context import api
 from wfsidecar.http.errors import ApiError, operation
-from wfsidecar.http.wire import dapr_workflow_json, instance_id_response, text_body
+from wfsidecar.http.wire import (
+    dapr_workflow_json,
+    instance_id_response,
+    parse_time,
+    text_body,
+)
 from wfsidecar.types import MAX_INSTANCE_ID_LENGTH, validate_instance_id
 from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest
 
@@ -86,8 +91,10 @@ async def start(request: web.Request) -> web.StreamResponse:
     name = request.match_info["workflowName"]
     if not name:
         raise ApiError(400, codes.NAME_MISSING, "workflow name is not configured")
+    start_time = request.query.get("startTime")  # ours: Dapr's HTTP route has none
     started = await api(request).service.start(StartRequest(
-        name=name, instance_id=new_id, input=await text_body(request)))
+        name=name, instance_id=new_id, input=await text_body(request),
+        scheduled_start_ms=parse_time(start_time, "startTime") if start_time else None))
     return instance_id_response(started)
 
 
