@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
+from wfsidecar.telemetry.observer import Observer, Observers
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.diagnostics import Diagnostics
 from wfsidecar.workflow.entity_service import EntityService
@@ -76,6 +77,7 @@ class App:
         clock: Clock | None = None,
         actor_types: Mapping[str, ActorFactory] | None = None,
         configure_logging: bool = True,
+        observers: Sequence[Observer] = (),
     ) -> None:
         """Args:
         config: the effective configuration.
@@ -83,6 +85,8 @@ class App:
         actor_types: extra actor types to host beside the built-in ones (embedding, tests).
         configure_logging: set up wfsidecar's log handlers (off when embedded in a host
             that already configured logging, such as pytest).
+        observers: telemetry observers (telemetry/observer.py) beside the ones the config
+            asks for; every component reports to all of them.
         """
         self.config = config
         self.clock = clock or SystemClock()
@@ -95,6 +99,8 @@ class App:
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
         self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
+        # The one telemetry seam every component reports to (metrics and tracing join here).
+        self.observer: Observer = Observers.of(observers)
 
     async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]]) -> None:
         """Start, serve until ``shutdown_trigger()`` returns, then drain and stop.
@@ -108,7 +114,9 @@ class App:
         async with AsyncExitStack() as stack:
             store = await self._open_store(stack)
             self.store = store
-            runtime = ActorRuntime(store, self.clock,
+            observer = self.observer
+            store.observe(observer)
+            runtime = ActorRuntime(store, self.clock, observer=observer,
                                    idle_timeout=self.config.actors.idle_timeout)
             self.runtime = runtime
             for actor_type, factory in self._actor_types.items():
@@ -118,7 +126,7 @@ class App:
                                             backoff_initial=work.redispatch_initial,
                                             backoff_max=work.redispatch_max)
             waiters = StatusWaiters()
-            register_actor_types(runtime, dispatcher, waiters, self.clock)
+            register_actor_types(runtime, dispatcher, waiters, self.clock, observer)
             self.service = WorkflowService(runtime, store, waiters, self.clock)
             # A file from before the instance index: its rows are built before any read.
             await self.service.read_model.backfill(runtime)
@@ -128,12 +136,13 @@ class App:
             store.add_recovery_listener(scheduler.store_writable)
             store.add_recovery_listener(dispatcher.store_writable)
             limit = self.config.listeners.max_message_size
-            dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit)
+            dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit,
+                                      observer=observer)
             entities = EntityService(runtime, store, self.clock)
             task_hub = (TaskHubReset(runtime, store, dispatcher)
                         if self.config.testing.allow_task_hub_reset else None)
             ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub,
-                                  max_message_size=limit)
+                                  max_message_size=limit, observer=observer)
             # Dapr listeners also serve the workflow methods of Dapr's runtime API.
             runtime_api = DaprRuntimeService(self.service, max_message_size=limit)
             grpc_listeners = await self._start_grpc(
@@ -224,7 +233,8 @@ class App:
         for name, dialect, host, port in wanted:
             listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size,
                                     keepalive=(cfg.keepalive_interval, cfg.keepalive_timeout),
-                                    fault=lambda: self.readiness.fault)
+                                    fault=lambda: self.readiness.fault,
+                                    observer=self.observer)
             # One dialect per listener: the two give some field numbers different meanings.
             listener.server.add_generic_rpc_handlers(dapr if dialect == "dapr" else ms)
             await listener.start()
@@ -238,7 +248,7 @@ class App:
     async def _start_http(self, stack: AsyncExitStack, api: WorkflowApi) -> int:
         cfg = self.config.listeners.http
         listener = HttpListener(cfg.host, cfg.port, self.readiness, api,
-                                max_body_size=cfg.max_body_size)
+                                max_body_size=cfg.max_body_size, observer=self.observer)
         port = await listener.start()
         self._listeners.append(ListenerInfo("http", "http", None, cfg.host, port))
         stack.push_async_callback(listener.stop)

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from wfsidecar.errors import (
     ShuttingDownError,
 )
 from wfsidecar.store.base import Changes, StateStore
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,10 @@ class _Activation:
 class ActorRuntime:
     """Hosts actors of registered types; implements ``ActorHost``."""
 
-    def __init__(self, store: StateStore, clock: Clock, *, idle_timeout: float) -> None:
+    def __init__(self, store: StateStore, clock: Clock, *, idle_timeout: float,
+                 observer: Observer = NULL) -> None:
         self._store = store
+        self._observer = observer
         self._clock = clock
         self._idle_timeout = idle_timeout
         self._factories: dict[str, ActorFactory] = {}
@@ -148,6 +152,15 @@ class ActorRuntime:
             self._leave(task)
 
     async def _run_turn(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
+        began, ok = time.perf_counter(), False
+        try:
+            result = await self._turn_body(ref, activation, body)
+            ok = True
+            return result
+        finally:
+            self._observer.turn_finished(ref.type, time.perf_counter() - began, ok)
+
+    async def _turn_body(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
         ctx: TurnContext | None = None
         try:
             if activation.state is None:

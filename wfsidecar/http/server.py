@@ -17,6 +17,8 @@ from wfsidecar.health import Readiness
 from wfsidecar.http import diagnostics, extensions, metadata, openapi, workflow_api
 from wfsidecar.http.context import API_KEY, WorkflowApi
 from wfsidecar.http.errors import body_limit, json_errors
+from wfsidecar.http.observed import observing
+from wfsidecar.telemetry.observer import NULL, Observer
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +41,11 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
-              max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> web.Application:
-    app = web.Application(client_max_size=max_body_size,
-                          middlewares=[json_errors(max_body_size), body_limit(max_body_size)])
+              max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+              observer: Observer = NULL) -> web.Application:
+    # The observer sees what the client got, errors mapped to their statuses included.
+    app = web.Application(client_max_size=max_body_size, middlewares=[
+        observing(observer), json_errors(max_body_size), body_limit(max_body_size)])
     app[READINESS_KEY] = readiness
     app.router.add_get("/v1.0/healthz", healthz)
     # Dapr's clients (DaprClient, DaprHealth.wait_until_ready) wait for this one before
@@ -64,10 +68,11 @@ class HttpListener:
 
     def __init__(self, host: str, port: int, readiness: Readiness,
                  api: WorkflowApi | None = None, *,
-                 max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+                 max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+                 observer: Observer = NULL) -> None:
         self.host = host
         self.port = port
-        app = build_app(readiness, api, max_body_size=max_body_size)
+        app = build_app(readiness, api, max_body_size=max_body_size, observer=observer)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
 
     async def start(self) -> int:

@@ -8,6 +8,7 @@ from wfsidecar.server import convert
 from wfsidecar.server.dialect import DAPR
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
 from wfsidecar.store.instances import InstanceQuery, page_size
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
 from wfsidecar.workflow.requests import RunningPurge
 from wfsidecar.workflow.service import WorkflowService
@@ -15,9 +16,10 @@ from wfsidecar.workflow.service import WorkflowService
 
 class DaprSidecarService(SidecarService):
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher, *,
-                 ping_interval: float = 30.0, max_message_size: int = 64 * 1024 * 1024) -> None:
+                 ping_interval: float = 30.0, max_message_size: int = 64 * 1024 * 1024,
+                 observer: Observer = NULL) -> None:
         super().__init__(service, dispatcher, DAPR, ping_interval=ping_interval,
-                         max_message_size=max_message_size)
+                         max_message_size=max_message_size, observer=observer)
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         return {

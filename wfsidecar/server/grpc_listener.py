@@ -17,6 +17,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from wfsidecar.errors import StartupError
 from wfsidecar.health import FaultSource, Phase
+from wfsidecar.server.observed import ObservingInterceptor
+from wfsidecar.telemetry.observer import NULL, Observer
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class GrpcListener:
     def __init__(self, name: str, host: str, port: int, *,
                  max_message_size: int = 64 * 1024 * 1024,
                  keepalive: tuple[float, float] = (20.0, 10.0),
-                 fault: FaultSource = _no_fault) -> None:
+                 fault: FaultSource = _no_fault, observer: Observer = NULL) -> None:
         self.name = name
         self.host = host
         self.port = port
@@ -115,7 +117,8 @@ class GrpcListener:
                    # grpc-core times the ping's answer with this one (default 1 min); with
                    # keepalive_timeout alone a frozen peer was never cut off (grpcio 1.85).
                    ("grpc.http2.ping_timeout_ms", max(1, int(timeout * 1000))))
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(options=options,
+                                      interceptors=[ObservingInterceptor(observer)])
         self._health = _HealthServicer(fault)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
         self._fault_tracker: asyncio.Task[None] | None = None

@@ -11,12 +11,14 @@ from wfsidecar.server import convert
 from wfsidecar.server.dialect import MICROSOFT
 from wfsidecar.server.sidecar_service import Ctx, Rpc, SidecarService
 from wfsidecar.store.instances import InstanceFilter, InstanceQuery, page_size
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
 from wfsidecar.workflow.entity_actor import EntitySnapshot
 from wfsidecar.workflow.entity_service import EntityFilter, EntityService
 from wfsidecar.workflow.requests import Dialect, RunningPurge
 from wfsidecar.workflow.service import WorkflowService
 from wfsidecar.workflow.task_hub import TaskHubReset
+from wfsidecar.workflow.work_item import observed
 
 HISTORY_CHUNK = 500  # events per HistoryChunk
 
@@ -25,9 +27,9 @@ class MsSidecarService(SidecarService):
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
                  entities: EntityService, *, ping_interval: float = 30.0,
                  max_message_size: int = 64 * 1024 * 1024,
-                 task_hub: TaskHubReset | None = None) -> None:
+                 task_hub: TaskHubReset | None = None, observer: Observer = NULL) -> None:
         super().__init__(service, dispatcher, MICROSOFT, ping_interval=ping_interval,
-                         max_message_size=max_message_size)
+                         max_message_size=max_message_size, observer=observer)
         self._entities = entities
         self._task_hub = task_hub  # None: CreateTaskHub/DeleteTaskHub stay UNIMPLEMENTED
 
@@ -186,8 +188,9 @@ class MsSidecarService(SidecarService):
 
     async def complete_entity(self, request: Any, context: Ctx) -> Any:
         internal = self.dialect.to_internal(request, ipb.EntityBatchResult)
-        await self._dispatcher.complete("entity", request.completionToken, "", -1,
-                                        internal.SerializeToString())
+        item = await self._dispatcher.complete("entity", request.completionToken, "", -1,
+                                               internal.SerializeToString())
+        self._observer.work_completed(observed(item))
         return self._msg("CompleteTaskResponse")
 
     async def stream_history(self, request: Any, context: Ctx) -> AsyncIterator[Any]:

@@ -22,9 +22,11 @@ from wfsidecar.server.requests import LIMIT_KEY, parsing
 from wfsidecar.server.status import mapped, mapped_stream
 from wfsidecar.server.work_items import WorkItemStreams
 from wfsidecar.store.instances import InstanceFilter
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow.dispatch import Kind, WorkItemDispatcher
 from wfsidecar.workflow.requests import BulkRequest, PurgeRequest, RunningPurge
 from wfsidecar.workflow.service import WorkflowService
+from wfsidecar.workflow.work_item import observed
 
 SERVICE_NAME = "TaskHubSidecarService"
 Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -44,13 +46,14 @@ COMPLETIONS: dict[str, Kind] = {
 class SidecarService:
     def __init__(self, service: WorkflowService, dispatcher: WorkItemDispatcher,
                  dialect: Dialect, *, ping_interval: float = 30.0,
-                 max_message_size: int = 64 * 1024 * 1024) -> None:
+                 max_message_size: int = 64 * 1024 * 1024, observer: Observer = NULL) -> None:
         self._service = service
         self._dispatcher = dispatcher
         self.dialect = dialect
         self._max_message_size = max_message_size
+        self._observer = observer
         self._streams = WorkItemStreams(dispatcher, dialect, ping_interval=ping_interval,
-                                        max_message_size=max_message_size)
+                                        max_message_size=max_message_size, observer=observer)
 
     def rpcs(self) -> dict[str, tuple[Rpc, str]]:
         """Method name → (handler, request message name); subclasses add their own."""
@@ -188,13 +191,17 @@ class SidecarService:
 
     async def complete_orchestrator(self, request: Any, context: Ctx) -> Any:
         internal = self.dialect.to_internal(request, ipb.OrchestratorResponse)
-        await self._dispatcher.complete("orchestrator", request.completionToken,
-                                        request.instanceId, -1, internal.SerializeToString())
+        item = await self._dispatcher.complete("orchestrator", request.completionToken,
+                                               request.instanceId, -1,
+                                               internal.SerializeToString())
+        self._observer.work_completed(observed(item))
         return self._msg("CompleteTaskResponse")
 
     async def complete_activity(self, request: Any, context: Ctx) -> Any:
         internal = self.dialect.to_internal(request, ipb.ActivityResponse)
-        await self._dispatcher.complete("activity", request.completionToken,
-                                        request.instanceId, request.taskId,
-                                        internal.SerializeToString())
+        item = await self._dispatcher.complete("activity", request.completionToken,
+                                               request.instanceId, request.taskId,
+                                               internal.SerializeToString())
+        self._observer.work_completed(
+            observed(item, failed=internal.HasField("failureDetails")))
         return self._msg("CompleteTaskResponse")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import grpc
@@ -19,8 +20,10 @@ import grpc
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import ShuttingDownError
 from wfsidecar.server.dialect import DAPR, Dialect
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow import request_wire
 from wfsidecar.workflow.dispatch import Accepts, WorkItem, WorkItemDispatcher
+from wfsidecar.workflow.work_item import observed
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,10 @@ DAPR_HEALTH_PING_CAPABILITY = 3
 
 class WorkItemStreams:
     def __init__(self, dispatcher: WorkItemDispatcher, dialect: Dialect, *,
-                 ping_interval: float, max_message_size: int = 64 * 1024 * 1024) -> None:
+                 ping_interval: float, max_message_size: int = 64 * 1024 * 1024,
+                 observer: Observer = NULL) -> None:
         self._dispatcher = dispatcher
+        self._observer = observer
         self._max_message_size = max_message_size
         self._dialect = dialect
         self._ping_interval = ping_interval
@@ -66,6 +71,8 @@ class WorkItemStreams:
                         f"listeners.max_message_size limit of {self._max_message_size} "
                         "bytes; wfsidecar cannot send it to a worker"))
                     continue
+                item.dispatched_at = time.perf_counter()
+                self._observer.work_dispatched(observed(item))
                 await context.write(work)
         except ShuttingDownError:
             return

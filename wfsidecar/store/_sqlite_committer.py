@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +25,7 @@ from wfsidecar.store._sqlite_batch import probe_write, run_batch
 from wfsidecar.store._sqlite_conn import on_thread
 from wfsidecar.store._sqlite_errors import batch_failed, caller_failed, environmental_reason
 from wfsidecar.store.base import Op
+from wfsidecar.telemetry.observer import NULL, Observer
 
 # The store's operator-facing warnings keep the logger name they had in sqlite.py.
 logger = logging.getLogger("wfsidecar.store.sqlite")
@@ -57,16 +59,19 @@ class BatchCommitter:
         # once one commits again. Readiness reports it (health.py).
         self.write_fault: str | None = None
         self.recovery_listeners: list[Callable[[], None]] = []
+        self.observer: Observer = NULL  # told of each write transaction (telemetry)
         self._writer = writer
         self._path = path
         self._actor_ids = ActorIds()  # touched only on the writer connection's thread
 
     async def run(self, batch: list[PendingCommit]) -> None:
         """Commit ``batch`` in one transaction and resolve every caller's future."""
+        began = time.perf_counter()
         try:
             job = partial(run_batch, batch=[p.ops for p in batch], actor_ids=self._actor_ids)
             results = await on_thread(self._writer, job)
         except Exception as exc:
+            self._observe(began, batch, ok=False)
             self.stats.failed_transactions += 1
             if not isinstance(exc, sqlite3.Error):
                 logger.exception("unexpected error in a SQLite write transaction")
@@ -77,6 +82,7 @@ class BatchCommitter:
             for pending in batch:  # one exception object per caller: each gets its own
                 resolve(pending.future, batch_failed(exc, self._path))
             return
+        self._observe(began, batch, ok=True)
         self._recovered()
         self.stats.transactions += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
@@ -87,6 +93,10 @@ class BatchCommitter:
             else:
                 self.stats.rejected += 1
                 resolve(pending.future, caller_failed(error, self._path))
+
+    def _observe(self, began: float, batch: list[PendingCommit], *, ok: bool) -> None:
+        self.observer.commit_finished(time.perf_counter() - began, len(batch),
+                                      sum(len(p.ops) for p in batch), ok)
 
     async def probe(self) -> None:
         """Try a write that changes nothing, to learn whether the write fault cleared."""

@@ -19,6 +19,7 @@ from wfsidecar.store.instances import (
     InstanceRow,
     InstanceTotals,
 )
+from wfsidecar.telemetry.observer import Observer
 from wfsidecar.types import ActorRef
 
 
@@ -238,6 +239,11 @@ class StateStore(Protocol):
         ...
 
     async def instance_backfill_done(self) -> None:
+        ...
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every commit (telemetry/observer.py): its duration, how
+        many callers' changes it carried and how many ops, and whether it committed."""
         ...
 
     def add_recovery_listener(self, listener: Callable[[], None]) -> None:

@@ -7,6 +7,7 @@ step of the event loop, which is also what makes each commit atomic for other ta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -32,6 +33,7 @@ from wfsidecar.store.instances import (
     InstanceTotals,
     sort_key,
 )
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
 
 _State = dict[ActorRef, dict[str, bytes]]
@@ -47,11 +49,15 @@ class MemoryStore:
         self._reminders: _Reminders = {}
         self._instances: dict[ActorRef, InstanceRow] = {}
         self._closed = False
+        self._observer: Observer = NULL
         #: Caller commits applied so far (tests use it to assert a turn did or did not write).
         self.commits = 0
 
     def add_recovery_listener(self, listener: Callable[[], None]) -> None:
         pass  # memory never has a write fault to recover from
+
+    def observe(self, observer: Observer) -> None:
+        self._observer = observer
 
     async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
         self._check_open()
@@ -62,8 +68,10 @@ class MemoryStore:
         ops = checked_ops(changes)
         if not ops:
             return
+        began = time.perf_counter()
         self._apply(ops)
         self.commits += 1
+        self._observer.commit_finished(time.perf_counter() - began, 1, len(ops), True)
 
     async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
         self._check_open()

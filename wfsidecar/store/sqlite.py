@@ -47,6 +47,7 @@ from wfsidecar.store.instances import (
     InstanceQuery,
     InstanceTotals,
 )
+from wfsidecar.telemetry.observer import Observer
 from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ class SqliteStore:
 
     def add_recovery_listener(self, listener: Callable[[], None]) -> None:
         self._committer.recovery_listeners.append(listener)
+
+    def observe(self, observer: Observer) -> None:
+        self._committer.observer = observer
 
     async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
         return await self._read(partial(reads.load_actor, ref=ref))

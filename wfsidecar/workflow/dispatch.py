@@ -166,8 +166,8 @@ class WorkItemDispatcher:
         await self._poisoned.run()
 
     async def complete(self, kind: Kind, token: str, instance_id: str, task_id: int,
-                       result: bytes) -> None:
-        """Apply a worker's result for a dispatched item, then forget the item.
+                       result: bytes) -> WorkItem:
+        """Apply a worker's result for a dispatched item, forget the item, return it.
 
         Raises:
             NotFoundError: no dispatch matches (stale, done, unknown, superseded).
@@ -199,6 +199,7 @@ class WorkItemDispatcher:
             self._marks.applied(item.instance_id, item.stream, item.lineage, item.past_len,
                                 item.history_kept)
         self._timers.store_recovered(item)
+        return item
 
     def give_up(self, kind: Kind, token: str, instance_id: str, task_id: int,
                 reason: str) -> None:

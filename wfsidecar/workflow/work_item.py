@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from wfsidecar.errors import NotFoundError
+from wfsidecar.telemetry.observer import WorkItemEvent
 from wfsidecar.workflow import request_wire
 
 logger = logging.getLogger("wfsidecar.workflow.dispatch")
@@ -57,6 +59,7 @@ class WorkItem:
     # that past (False once it ended the execution).
     past_len: int = 0
     past: Sequence[bytes] = ()
+    dispatched_at: float = 0.0  # perf_counter() when it last went to a worker (telemetry)
     lineage: int = 0
     cached: int = 0
     history_kept: bool = True
@@ -68,6 +71,14 @@ class WorkItem:
         if self.kind != "orchestrator":
             return self.payload
         return request_wire.request_bytes(self.payload, self.past, self.past_len, self.cached)
+
+
+def observed(item: WorkItem, *, failed: bool = False) -> WorkItemEvent:
+    """``item`` as the telemetry seam sees it; ``seconds`` since its dispatch."""
+    return WorkItemEvent(item.kind, item.dialect, item.name, item.instance_id, item.task_id,
+                         item.attempts, item.stream,
+                         time.perf_counter() - item.dispatched_at if item.dispatched_at else 0.0,
+                         failed)
 
 
 # A worker stream's work-item filter: True if that worker can run the item.

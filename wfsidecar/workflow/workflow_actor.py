@@ -13,15 +13,15 @@ Differences from Dapr's actor backend, each closing a class of its reported bugs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
 from wfsidecar.errors import AlreadyExistsError, NotFoundError
+from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
-from wfsidecar.workflow import effects, poison, projection, read_model
+from wfsidecar.workflow import effects, poison, projection
 from wfsidecar.workflow.completion import apply_completion, orchestrator_request
 from wfsidecar.workflow.dispatch import WorkItem, WorkItemDispatcher
 from wfsidecar.workflow.history_marks import Lineage
@@ -30,16 +30,15 @@ from wfsidecar.workflow.messages import (
     CloneCommand,
     Completion,
     CreateCommand,
-    InstanceSnapshot,
     PurgeCommand,
     PurgeOutcome,
 )
+from wfsidecar.workflow.publishing import ChangeListener, Publisher
 from wfsidecar.workflow.state import WORKFLOW_ACTOR, WorkflowState
 
 logger = logging.getLogger(__name__)
 
 RUN = "run"
-ChangeListener = Callable[[str, InstanceSnapshot | None], None]
 
 
 @dataclass(slots=True)
@@ -51,12 +50,12 @@ class _Dispatch:
 
 class WorkflowActor:
     def __init__(self, ref: ActorRef, host: ActorHost, dispatcher: WorkItemDispatcher,
-                 on_change: ChangeListener) -> None:
+                 on_change: ChangeListener, observer: Observer = NULL) -> None:
         self.ref = ref
         self.instance_id = ref.id
         self._host = host
         self._dispatcher = dispatcher
-        self._on_change = on_change
+        self._publisher = Publisher(ref.id, on_change, observer)
         self._state: WorkflowState | None = None
         self._dispatch: _Dispatch | None = None
         self._lineage = Lineage()  # a rebuilt or reloaded actor starts a new one
@@ -137,16 +136,12 @@ class WorkflowActor:
     def _load(self, ctx: TurnContext) -> WorkflowState:
         if self._state is None:
             self._state = WorkflowState.load(ctx)
+            self._publisher.loaded(self._state)
         return self._state
 
     def _publish(self, ctx: TurnContext, state: WorkflowState) -> None:
-        """The summary changed: its index row goes in this turn's transaction, and the
-        snapshot to waiters once it has committed."""
-        snapshot = projection.snapshot(self.instance_id, state)
-        row = read_model.index_row(self.instance_id, state)
-        if row is not None:
-            ctx.put_instance(row)
-        ctx.on_commit(lambda: self._on_change(self.instance_id, snapshot))
+        """The summary changed (publishing.py: the index row, waiters, telemetry)."""
+        self._publisher.publish(ctx, state)
 
     # -- create / accept ---------------------------------------------------------------
 
@@ -291,7 +286,7 @@ class WorkflowActor:
         if outcome.purged:
             self._state = WorkflowState([], [], None, 0)
             self._drop_dispatch()
-            ctx.on_commit(lambda: self._on_change(self.instance_id, None))
+            self._publisher.purged(ctx)
         return outcome
 
 
