@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ import click
 import yaml
 
 from wfsidecar import __version__
+from wfsidecar.cli_signals import ShutdownSignals, loop_factory
 from wfsidecar.config import Config, LogLevel, load, mask_secrets
 from wfsidecar.errors import ConfigError, StartupError
 
@@ -52,6 +52,7 @@ _FLAG_KEYS = {
     "dapr_grpc_port": "listeners.dapr_grpc.port",
     "durabletask_grpc_port": "listeners.durabletask_grpc.port",
     "http_port": "listeners.http.port",
+    "metrics_port": "metrics.port",
     "ready_file": "listeners.ready_file",
     "log_level": "logging.level",
 }
@@ -81,6 +82,8 @@ def _override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="listeners.durabletask_grpc.port.",
         ),
         click.option("--http-port", type=_PORT, metavar="PORT", help="listeners.http.port."),
+        click.option("--metrics-port", type=_PORT, metavar="PORT",
+                     help="metrics.port; also turns metrics on (metrics.enabled)."),
         click.option(
             "--ready-file", metavar="PATH", help="Write the bound ports here as JSON once ready."
         ),
@@ -103,6 +106,8 @@ def _fail(code: int, message: str) -> NoReturn:
 
 def _load(config_file: Path | None, flags: Mapping[str, object]) -> Config:
     overrides = {_FLAG_KEYS.get(k, k): v for k, v in flags.items() if v is not None}
+    if flags.get("metrics_port") is not None:
+        overrides["metrics.enabled"] = True  # a port to scrape is asked for: serve it
     try:
         return load(config_file, env=os.environ, overrides=overrides)
     except ConfigError as exc:
@@ -149,7 +154,7 @@ def run(config_file: Path | None, **flags: object) -> None:
     # Imported here so `config` and `health` stay fast and work without the server stack.
     from wfsidecar.app import App
 
-    signals = _ShutdownSignals()
+    signals = ShutdownSignals()
 
     async def serve() -> None:
         signals.install(asyncio.get_running_loop())
@@ -159,7 +164,7 @@ def run(config_file: Path | None, **flags: object) -> None:
             signals.remove()
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(config.lifecycle.uvloop)) as runner:
+        with asyncio.Runner(loop_factory=loop_factory(config.lifecycle.uvloop)) as runner:
             runner.run(serve())
     except ConfigError as exc:
         _fail(EXIT_USAGE, f"config error: {exc}")
@@ -174,55 +179,6 @@ def run(config_file: Path | None, **flags: object) -> None:
         raise SystemExit(EXIT_FATAL) from None
     if signals.forced:
         raise SystemExit(EXIT_FATAL)
-
-
-def _loop_factory(want_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    if not want_uvloop:
-        return None
-    try:
-        import uvloop
-    except ImportError:  # optional: not built for Windows (pyproject marker)
-        return None
-    return uvloop.new_event_loop
-
-
-class _ShutdownSignals:
-    """SIGTERM/SIGINT request a graceful stop; a second one cancels the main task.
-
-    The second signal is the operator's way out of a drain that takes too long (uvicorn
-    ``handle_exit`` → ``force_exit``); the App still unwinds, just without waiting.
-    """
-
-    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.forced = False
-        self._requested = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop, self._task = loop, asyncio.current_task()
-        for sig in self._SIGNALS:
-            loop.add_signal_handler(sig, self.on_signal, sig)
-
-    def remove(self) -> None:
-        if self._loop is not None:
-            for sig in self._SIGNALS:
-                self._loop.remove_signal_handler(sig)
-
-    def on_signal(self, sig: signal.Signals) -> None:
-        if not self._requested.is_set():
-            logger.info("received %s: shutting down (send it again to stop at once)", sig.name)
-            self._requested.set()
-        elif not self.forced and self._task is not None:
-            logger.warning("received %s again: stopping without draining", sig.name)
-            self.forced = True
-            self._task.cancel()
-
-    async def wait(self) -> None:
-        """The ``shutdown_trigger`` handed to ``App.serve``."""
-        await self._requested.wait()
 
 
 @main.command()

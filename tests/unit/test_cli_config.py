@@ -17,7 +17,8 @@ import yaml
 from aiohttp import web
 from click.testing import CliRunner, Result
 
-from wfsidecar.cli import _ShutdownSignals, main
+from wfsidecar.cli import main
+from wfsidecar.cli_signals import ShutdownSignals
 from wfsidecar.config import Config, load
 from wfsidecar.errors import StartupError
 
@@ -327,7 +328,7 @@ def _restore_signals() -> Iterator[None]:
 
 @pytest.mark.usefixtures("_restore_signals")
 async def test_first_signal_triggers_shutdown_second_cancels_the_drain() -> None:
-    signals = _ShutdownSignals()
+    signals = ShutdownSignals()
     draining = asyncio.Event()
 
     async def serve() -> None:
