@@ -206,6 +206,31 @@ class WorkItemsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """Prometheus metrics (docs/observability.md), on a listener of their own."""
+
+    enabled: bool = False
+    """Serve ``GET /metrics`` on ``host:port``. Off by default, so that a second daemon or a
+    Dapr sidecar already on port 9090 does not stop this one from starting;
+    ``--metrics-port`` turns it on."""
+    host: str = "127.0.0.1"
+    """Interface to bind. ``127.0.0.1`` keeps the metrics private to this machine;
+    ``0.0.0.0`` lets a Prometheus elsewhere scrape them (containers)."""
+    port: Port = 9090
+    """TCP port, 0-65535 (Dapr's metrics port is 9090 too). 0 lets the OS pick a free port
+    (reported in the ready file)."""
+    app_id: str | None = None
+    """Value of the ``app_id`` label on Dapr's ``dapr_runtime_workflow_*`` metrics, as
+    Dapr's ``--app-id``; unset means an empty label."""
+    namespace: str | None = None
+    """Value of the ``namespace`` label on Dapr's metrics; unset means an empty label."""
+    instances_max_age: Duration = 10.0
+    """How old the per-status instance counts (``wfsidecar_instances``) may be when
+    scraped: a scrape recounts them from the instance index (one query per status) only
+    when they are older than this."""
+
+
+@dataclass(frozen=True, slots=True)
 class TestingConfig:
     """Switches meant only for test suites; never enable them in production."""
 

@@ -29,6 +29,7 @@ from wfsidecar._config_sections import (
     LogFormat,
     LoggingConfig,
     LogLevel,
+    MetricsConfig,
     Port,
     PositiveInt,
     RemindersConfig,
@@ -55,6 +56,7 @@ __all__ = [
     "LogFormat",
     "LogLevel",
     "LoggingConfig",
+    "MetricsConfig",
     "Port",
     "PositiveInt",
     "RemindersConfig",
@@ -100,6 +102,8 @@ class Config:
     """Client authentication."""
     work_items: WorkItemsConfig = field(default_factory=WorkItemsConfig)
     """Work-item dispatch to app workers."""
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    """Prometheus metrics."""
     testing: TestingConfig = field(default_factory=TestingConfig)
     """Test-only switches."""
 
