@@ -23,7 +23,7 @@ from wfsidecar.server.dialect import DAPR, Dialect
 from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow import request_wire
 from wfsidecar.workflow.dispatch import Accepts, WorkItem, WorkItemDispatcher
-from wfsidecar.workflow.work_item import observed
+from wfsidecar.workflow.work_item import dispatched
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class WorkItemStreams:
                         "bytes; wfsidecar cannot send it to a worker"))
                     continue
                 item.dispatched_at = time.perf_counter()
-                self._observer.work_dispatched(observed(item))
+                self._observer.work_dispatched(dispatched(item))
                 await context.write(work)
         except ShuttingDownError:
             return

@@ -46,7 +46,10 @@ class RpcCall:
 @dataclass(frozen=True, slots=True)
 class WorkItemEvent:
     """A work item handed to a worker (``dispatched``) or whose result was applied
-    (``completed``); ``seconds`` is from dispatch to applied result."""
+    (``completed``). ``seconds``: for a dispatch, how long the item waited for a worker
+    since it was queued (or re-queued); for a completion, from dispatch to applied result.
+    ``attempts`` counts dispatches so far; above 1 on a dispatch means an earlier worker
+    went away holding it."""
 
     kind: WorkKind
     dialect: str

@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import time
 from collections import defaultdict, deque
 
 from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
@@ -284,6 +285,7 @@ class WorkItemDispatcher:
     def _hand(self, item: WorkItem, *, front: bool) -> None:
         if item.superseded:
             return
+        item.queued_at = time.perf_counter()  # its wait for a worker starts (telemetry)
         waiters = self._waiters[item.dialect]
         for entry in list(waiters):
             waiter, accepts = entry

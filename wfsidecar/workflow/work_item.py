@@ -59,6 +59,7 @@ class WorkItem:
     # that past (False once it ended the execution).
     past_len: int = 0
     past: Sequence[bytes] = ()
+    queued_at: float = 0.0  # perf_counter() when it last became ready for a worker (telemetry)
     dispatched_at: float = 0.0  # perf_counter() when it last went to a worker (telemetry)
     lineage: int = 0
     cached: int = 0
@@ -74,11 +75,20 @@ class WorkItem:
 
 
 def observed(item: WorkItem, *, failed: bool = False) -> WorkItemEvent:
-    """``item`` as the telemetry seam sees it; ``seconds`` since its dispatch."""
+    """``item``'s result applied, as the telemetry seam sees it; ``seconds`` since its
+    dispatch."""
     return WorkItemEvent(item.kind, item.dialect, item.name, item.instance_id, item.task_id,
                          item.attempts, item.stream,
                          time.perf_counter() - item.dispatched_at if item.dispatched_at else 0.0,
                          failed)
+
+
+def dispatched(item: WorkItem) -> WorkItemEvent:
+    """``item`` handed to a worker, as the telemetry seam sees it; ``seconds`` it waited
+    for a worker since it was queued (or re-queued)."""
+    waited = item.dispatched_at - item.queued_at if item.queued_at else 0.0
+    return WorkItemEvent(item.kind, item.dialect, item.name, item.instance_id, item.task_id,
+                         item.attempts, item.stream, max(waited, 0.0))
 
 
 # A worker stream's work-item filter: True if that worker can run the item.
