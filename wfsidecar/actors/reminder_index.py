@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 
 from wfsidecar.store.base import (
@@ -123,6 +123,18 @@ class ReminderIndex:
         current = self._known.get((ref, name))
         return current is None or current.etag != etag or current.due_ms != due
 
+    def backlog(self, now: int, late_before: int,
+                firing: Collection[ReminderKey]) -> tuple[int, int]:
+        """(due, overdue): reminders held that are due by ``now`` and not parked, and of
+        those the ones due before ``late_before`` whose firing has not begun."""
+        due = overdue = 0
+        for key, reminder in self._known.items():
+            if reminder.due_ms <= now and key not in self._parked:
+                due += 1
+                if reminder.due_ms < late_before and key not in firing:
+                    overdue += 1
+        return due, overdue
+
     # -- parked reminders --------------------------------------------------------------
 
     def park(self, key: ReminderKey) -> None:
@@ -140,6 +152,10 @@ class ReminderIndex:
 
     def is_parked(self, key: ReminderKey) -> bool:
         return key in self._parked
+
+    @property
+    def parked_count(self) -> int:
+        return len(self._parked)
 
     def holds_parked(self, ref: ActorRef) -> bool:
         return ref in self._parked_per_ref

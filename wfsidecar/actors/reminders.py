@@ -42,6 +42,20 @@ class SchedulerSettings:
     retry_max: float = 300.0
 
 
+# A reminder due this long ago whose firing has not begun means the scheduler is behind.
+OVERDUE_AFTER_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderBacklog:
+    """The scheduler's reminders that are due, as a snapshot (metrics)."""
+
+    due: int  # due by now and not parked: firing, or waiting for a firing slot
+    overdue: int  # due over OVERDUE_AFTER_MS ago and not firing yet
+    firing: int  # firings in flight
+    parked: int  # fired; their actors wait for a worker's answer before they fire again
+
+
 def retry_delay_ms(attempts: int, settings: SchedulerSettings) -> int:
     """Capped exponential backoff: initial * 2**attempts, at most retry_max."""
     delay = settings.retry_initial * (2.0 ** min(attempts, 62))
@@ -112,6 +126,13 @@ class ReminderScheduler:
     @property
     def inflight(self) -> int:
         return len(self._inflight)
+
+    def backlog(self) -> ReminderBacklog:
+        """What is due now, counted over the in-memory window (which holds every reminder
+        due by now, unless more than ``prefetch_limit`` are)."""
+        now = self._clock.now_ms()
+        due, overdue = self._index.backlog(now, now - OVERDUE_AFTER_MS, self._inflight)
+        return ReminderBacklog(due, overdue, len(self._inflight), self._index.parked_count)
 
     # -- the window ----------------------------------------------------------------
 

@@ -109,6 +109,14 @@ class ActorRuntime:
     def active_count(self) -> int:
         return len(self._table)
 
+    def active_by_type(self) -> dict[str, int]:
+        """Activations held in memory, per registered actor type (registered types with
+        none count 0)."""
+        counts = dict.fromkeys(self._factories, 0)
+        for ref in self._table:
+            counts[ref.type] = counts.get(ref.type, 0) + 1
+        return counts
+
     def is_active(self, ref: ActorRef) -> bool:
         return ref in self._table
 

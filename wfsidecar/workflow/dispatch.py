@@ -73,7 +73,8 @@ class WorkItemDispatcher:
 
     def view(self) -> DispatchView:
         """A read-only look at queued and dispatched work and connected streams."""
-        return DispatchView(self._queues, self._pending, self._stream_dialect, self._stream_filter)
+        return DispatchView(self._queues, self._pending, self._stream_dialect, self._stream_filter,
+                            self._poisoned.given_up)
 
     def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None, *,
                     stateful_history: bool = False) -> int:

@@ -38,15 +38,46 @@ class WorkerStream:
     filtered: bool  # it sent work-item filters (Microsoft workers), so it runs only some
 
 
+@dataclass(frozen=True, slots=True)
+class DialectLoad:
+    """How much work one dialect has, and how many workers to do it."""
+
+    queued: int  # waiting for a worker (work waiting out a re-dispatch backoff is not)
+    in_flight: int  # handed to a worker, no result applied yet
+    workers: int  # connected worker streams
+
+
 class DispatchView:
     """Read-only answers about the dispatcher that made it."""
 
     def __init__(self, queues: Mapping[str, deque[WorkItem]], pending: Mapping[str, WorkItem],
-                 stream_dialect: Mapping[int, str], stream_filter: Mapping[int, Accepts]) -> None:
+                 stream_dialect: Mapping[int, str], stream_filter: Mapping[int, Accepts],
+                 given_up: Mapping[str, int] | None = None) -> None:
         self._queues = queues
         self._pending = pending
         self._stream_dialect = stream_dialect
         self._stream_filter = stream_filter
+        self._given_up = given_up if given_up is not None else {}
+
+    def load(self) -> dict[str, DialectLoad]:
+        """Per dialect that has any work or worker: queued, in-flight, connected workers."""
+        queued = {dialect: sum(not item.superseded for item in queue)
+                  for dialect, queue in self._queues.items()}
+        in_flight: dict[str, int] = {}
+        for item in self._pending.values():
+            if not item.superseded:
+                in_flight[item.dialect] = in_flight.get(item.dialect, 0) + 1
+        workers: dict[str, int] = {}
+        for dialect in self._stream_dialect.values():
+            workers[dialect] = workers.get(dialect, 0) + 1
+        return {dialect: DialectLoad(queued.get(dialect, 0), in_flight.get(dialect, 0),
+                                     workers.get(dialect, 0))
+                for dialect in sorted({*queued, *in_flight, *workers})}
+
+    def given_up(self) -> dict[str, int]:
+        """Work items given up on as poison since start (workers lost ``max_attempts``
+        times, or too large to send), per kind."""
+        return dict(self._given_up)
 
     def work_of(self, instance_id: str) -> list[WorkState]:
         """Every live (not superseded) work item of ``instance_id``, queued ones first."""

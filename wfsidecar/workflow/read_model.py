@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from wfsidecar.actors import ActorHost
+from wfsidecar.engine import RuntimeStatus
 from wfsidecar.store.base import StateStore
 from wfsidecar.store.instances import (
     CUSTOM_STATUS_PREVIEW,
@@ -63,6 +64,12 @@ class ReadModel:
 
     async def count(self, flt: InstanceFilter) -> int:
         return (await self._store.count_instances(flt)).count
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many instances are in each status, by status name (every status, zeros
+        included): one count of the index per status."""
+        return {status.name: await self.count(InstanceFilter(statuses=frozenset({status})))
+                for status in RuntimeStatus}
 
     async def measure(self, flt: InstanceFilter) -> tuple[int, int]:
         """(how many instances match, the bytes they store)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -144,8 +144,10 @@ class PoisonReports:
 
     def __init__(self) -> None:
         self._items: asyncio.Queue[WorkItem] = asyncio.Queue()
+        self.given_up: Counter[str] = Counter()  # items given up on since start, per kind
 
     def add(self, item: WorkItem) -> None:
+        self.given_up[item.kind] += 1
         self._items.put_nowait(item)
 
     async def run(self) -> None:
