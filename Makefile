@@ -30,11 +30,12 @@ typecheck: install
 
 # Test tiers. The fast one needs no SDK virtualenv, node or network (about 45 s on 2 cores,
 # keep it under 90): unit, engine, store, workflow, actors, in-process server, hazards,
-# fuzz, the operator CLI against an in-process daemon. The slow one is every other test,
+# fuzz, the operator CLI against an in-process daemon, metrics scraped from in-process and
+# real daemons with a raw worker. The slow one is every other test,
 # so none can fall between the two: real SDK workers (scenarios, e2e suites, wire
 # conformance), chaos, JS, differential, process.
 FAST_TESTS := tests/unit tests/engine tests/store tests/workflow tests/actors tests/server \
-	tests/hazards tests/fuzz tests/cli tests/test_app.py tests/test_cli_version.py
+	tests/hazards tests/fuzz tests/cli tests/telemetry tests/test_app.py tests/test_cli_version.py
 
 PYTEST_FAST := $(PY) -m pytest -q $(FAST_TESTS)
 PYTEST_SLOW := $(PY) -m pytest -q $(addprefix --ignore=,$(FAST_TESTS))

@@ -38,6 +38,7 @@ from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
+from wfsidecar.telemetry.metrics import MetricsListener, MetricsObserver, Sources
 from wfsidecar.telemetry.observer import Observer, Observers
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.diagnostics import Diagnostics
@@ -56,6 +57,7 @@ class BoundPorts:
     durabletask_grpc: int
     http: int
     extra_grpc: tuple[int, ...] = ()  # listeners.extra_grpc, in the configured order
+    metrics: int | None = None  # None: metrics are off
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -64,6 +66,7 @@ class BoundPorts:
             "durabletask_grpc_port": self.durabletask_grpc,
             "http_port": self.http,
             "extra_grpc_ports": list(self.extra_grpc),
+            "metrics_port": self.metrics,
         }
 
 
@@ -99,8 +102,14 @@ class App:
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
         self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
+        chosen = list(observers)
+        self.metrics: MetricsObserver | None = None
+        if config.metrics.enabled:
+            self.metrics = MetricsObserver(app_id=config.metrics.app_id or "",
+                                           namespace=config.metrics.namespace or "")
+            chosen.append(self.metrics)
         # The one telemetry seam every component reports to (metrics and tracing join here).
-        self.observer: Observer = Observers.of(observers)
+        self.observer: Observer = Observers.of(chosen)
 
     async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]]) -> None:
         """Start, serve until ``shutdown_trigger()`` returns, then drain and stop.
@@ -152,12 +161,15 @@ class App:
                 diagnostics=Diagnostics(self.service, dispatcher.view(), self.clock),
                 clock=self.clock, version=__version__, store_backend=self.config.store.backend,
                 started_ms=started_ms, listeners=lambda: list(self._listeners)))
+            metrics = await self._start_metrics(stack, Sources(
+                dispatch=dispatcher.view(), reminders=scheduler, actors=runtime, store=store,
+                instances=self.service.read_model))
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
                 poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
-                                        tuple(g.port for g in grpc_listeners[2:]))
+                                        tuple(g.port for g in grpc_listeners[2:]), metrics)
                 await self._set_phase(Phase.READY, grpc_listeners)
                 await self._write_ready_file(stack)
                 logger.info("wfsidecar ready in %.0f ms (ports %s)",
@@ -251,6 +263,14 @@ class App:
                                 max_body_size=cfg.max_body_size, observer=self.observer)
         port = await listener.start()
         self._listeners.append(ListenerInfo("http", "http", None, cfg.host, port))
+        stack.push_async_callback(listener.stop)
+        return port
+
+    async def _start_metrics(self, stack: AsyncExitStack, sources: Sources) -> int | None:
+        if self.metrics is None:
+            return None
+        listener = MetricsListener(self.config.metrics, self.metrics, sources)
+        port = await listener.start()
         stack.push_async_callback(listener.stop)
         return port
 
