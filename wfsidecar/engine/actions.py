@@ -20,6 +20,7 @@ from wfsidecar.engine.outbox import (
     TerminateInstance,
 )
 from wfsidecar.errors import InvalidArgumentError
+from wfsidecar.telemetry.trace_ids import child_span_id
 
 
 def own_app_id(started: pb.HistoryEvent) -> str:
@@ -53,11 +54,15 @@ def record_action(rec: Recorder, action: pb.OrchestratorAction, kind: str) -> No
         ts.tags.update(st.tags)
         if st.HasField("parentTraceContext"):
             ts.parentTraceContext.CopyFrom(st.parentTraceContext)
+        activity_context = _activity_context(rec, action.id)
+        if activity_context is not None and not st.HasField("parentTraceContext"):
+            # What the worker sees in history: the activity span's context.
+            ts.parentTraceContext.CopyFrom(activity_context)
         if st.HasField("historyPropagationScope"):  # optional: copy presence too
             ts.historyPropagationScope = st.historyPropagationScope
         _copy_router(event, _router(action, st.router))
         rec.events.append(event)
-        rec.outbox.append(ScheduleActivity(action.id, event))
+        rec.outbox.append(ScheduleActivity(action.id, event, activity_context))
     elif kind == "createTimer":
         ct = action.createTimer
         if not ct.HasField("fireAt"):
@@ -119,7 +124,8 @@ def record_delivered(rec: Recorder, event: pb.HistoryEvent) -> None:
     """
     kind = event.WhichOneof("eventType")
     if kind == "taskScheduled":
-        rec.outbox.append(ScheduleActivity(event.eventId, event))
+        rec.outbox.append(ScheduleActivity(event.eventId, event,
+                                           _activity_context(rec, event.eventId)))
     elif kind == "timerCreated":
         rec.outbox.append(_timer(rec, event))
     elif kind == "subOrchestrationInstanceCreated":
@@ -173,6 +179,14 @@ def resolved_task_id(event: pb.HistoryEvent) -> int:
     return resolution.taskScheduledId
 
 
+def _activity_context(rec: Recorder, task_id: int) -> pb.TraceContext | None:
+    # A traced instance hands each activity its own span's context (the fork's rewrite of
+    # the ActivityRequest, engine.md §6), so the worker's spans nest under that span.
+    if rec.trace is None:
+        return None
+    return rec.trace.context(rec.trace.activity_span_id(task_id))
+
+
 def _timer(rec: Recorder, created: pb.HistoryEvent) -> ScheduleTimer:
     fire_at = created.timerCreated.fireAt
     fired = h.timer_fired(created.eventId, fire_at, rec.now_ms)
@@ -211,7 +225,7 @@ def _create_child(rec: Recorder, action: pb.OrchestratorAction) -> None:
     started = _child_started(rec, child_id, cs.name, cs.version.value or None, input,
                              action.id, router)
     started.executionStarted.tags.update(cs.tags)
-    if cs.HasField("parentTraceContext"):
+    if cs.HasField("parentTraceContext") and rec.trace is None:
         started.executionStarted.parentTraceContext.CopyFrom(cs.parentTraceContext)
     rec.outbox.append(StartChild(child_id, started))
 
@@ -238,11 +252,12 @@ def _child_started(rec: Recorder, child_id: str, name: str, version: str | None,
     if parent_es.HasField("version"):
         parent.version.CopyFrom(parent_es.version)
     parent.orchestrationInstance.CopyFrom(parent_es.orchestrationInstance)
+    execution_id = rec.new_execution_id()
+    context, span_id = _child_trace(rec, child_id, execution_id)
     started = h.execution_started(
-        name=name, instance_id=child_id, execution_id=rec.new_execution_id(), input=input,
+        name=name, instance_id=child_id, execution_id=execution_id, input=input,
         version=version, now_ms=rec.now_ms, parent=parent,
-        parent_trace_context=(parent_es.parentTraceContext
-                              if parent_es.HasField("parentTraceContext") else None))
+        parent_trace_context=context, span_id=span_id)
     # The child learns its app id from this router, as the parent did (protocol.md §6):
     # the SDK prefers targetAppID, so a cross-app router names the child's app.
     if router is not None:
@@ -252,6 +267,18 @@ def _child_started(rec: Recorder, child_id: str, name: str, version: str | None,
     return started
 
 
+def _child_trace(rec: Recorder, child_id: str,
+                 execution_id: str) -> tuple[pb.TraceContext | None, str | None]:
+    """(parentTraceContext, span id) of an instance this one starts: a traced instance's
+    children are traced, their spans children of its own (engine.md §6); an untraced one
+    passes its own parent context on, as it always did."""
+    if rec.trace is not None:
+        return rec.trace.context(), child_span_id(child_id, execution_id)
+    parent_es = rec.started.executionStarted
+    return (parent_es.parentTraceContext if parent_es.HasField("parentTraceContext")
+            else None), None
+
+
 def _create_detached(rec: Recorder, action: pb.OrchestratorAction) -> None:
     detached = action.createDetachedWorkflow  # Dapr 1.18+ (SDK API in 1.19)
     child_id = detached.instanceId
@@ -259,9 +286,14 @@ def _create_detached(rec: Recorder, action: pb.OrchestratorAction) -> None:
         raise InvalidArgumentError(
             f"createDetachedWorkflow action {action.id} needs an instance id and a name")
     _check_child_id(child_id, action)
+    execution_id = detached.executionId.value or rec.new_execution_id()
+    context = detached.parentTraceContext if detached.HasField("parentTraceContext") else None
+    span_id = None
+    if rec.trace is not None:
+        context, span_id = rec.trace.context(), child_span_id(child_id, execution_id)
     started = h.execution_started(
-        name=detached.name, instance_id=child_id,
-        execution_id=detached.executionId.value or rec.new_execution_id(),
+        name=detached.name, instance_id=child_id, execution_id=execution_id,
+        parent_trace_context=context, span_id=span_id,
         input=detached.input.value if detached.HasField("input") else None,
         version=detached.version.value or None, now_ms=rec.now_ms,
         scheduled_start_ms=(detached.scheduledStartTimestamp.ToMilliseconds()

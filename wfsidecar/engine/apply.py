@@ -31,6 +31,7 @@ from wfsidecar.engine.outbox import (
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
 from wfsidecar.errors import InvalidArgumentError
+from wfsidecar.telemetry.trace_ids import instance_trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ def apply_response(instance_id: str, turn: TurnInput, response: pb.OrchestratorR
     if started is None:
         raise InvalidArgumentError(f"turn for {instance_id!r} has no ExecutionStarted")
     custom_status = response.customStatus.value if response.HasField("customStatus") else None
-    rec = Recorder(instance_id, started, now_ms, new_execution_id)
+    rec = Recorder(instance_id, started, now_ms, new_execution_id,
+                   trace=instance_trace(instance_id, started))
     # Scheduling events can only arrive in the inbox from a rerun; those still open are
     # scheduled again here (rerun.py).
     first_new = len(turn.past) + 1

@@ -110,6 +110,8 @@ def continue_as_new(rec: Recorder, action: pb.OrchestratorAction,
         parent=old.parentInstance if old.HasField("parentInstance") else None,
         parent_trace_context=(old.parentTraceContext
                               if old.HasField("parentTraceContext") else None),
+        # One instance span across generations: its id goes on (hazard 39).
+        span_id=old.orchestrationSpanID.value if old.HasField("orchestrationSpanID") else None,
         tags={**old.tags, **co.tags})  # Microsoft: the completion's tags carry on
     if rec.started.HasField("router"):
         started.router.CopyFrom(rec.started.router)

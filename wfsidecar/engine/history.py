@@ -29,8 +29,12 @@ def execution_started(*, name: str, instance_id: str, execution_id: str, input: 
                       parent: pb.ParentInstanceInfo | None = None,
                       parent_trace_context: pb.TraceContext | None = None,
                       tags: Mapping[str, str] | None = None,
-                      app_id: str | None = None) -> pb.HistoryEvent:
-    """The first event of a generation (StartInstance, child start, continue-as-new)."""
+                      app_id: str | None = None,
+                      span_id: str | None = None) -> pb.HistoryEvent:
+    """The first event of a generation (StartInstance, child start, continue-as-new).
+
+    ``span_id``: the instance span's id, for a traced instance (telemetry/trace_ids.py).
+    """
     event = new_event(now_ms)
     es = event.executionStarted
     es.name = name
@@ -46,6 +50,8 @@ def execution_started(*, name: str, instance_id: str, execution_id: str, input: 
         es.parentInstance.CopyFrom(parent)
     if parent_trace_context is not None:
         es.parentTraceContext.CopyFrom(parent_trace_context)
+    if span_id:
+        es.orchestrationSpanID.value = span_id
     if tags:
         es.tags.update(tags)
     if app_id:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine.entities import MessageEntity
+from wfsidecar.telemetry.trace_ids import InstanceTrace
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,9 @@ class ScheduleActivity:
 
     task_id: int
     scheduled: pb.HistoryEvent
+    # A traced instance's activity span: the ActivityRequest's parentTraceContext, so the
+    # worker's spans nest under it (telemetry/trace_ids.py).
+    trace_context: pb.TraceContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +81,6 @@ class Recorder:
     started: pb.HistoryEvent  # this generation's ExecutionStarted
     now_ms: int
     new_execution_id: Callable[[], str]
+    trace: InstanceTrace | None = None  # the instance's trace identity, if it is traced
     events: list[pb.HistoryEvent] = field(default_factory=list)
     outbox: list[Outbox] = field(default_factory=list)

@@ -22,6 +22,7 @@ from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine.actions import unresolved_scheduling
 from wfsidecar.engine.status import TERMINAL, project
 from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError
+from wfsidecar.telemetry.trace_ids import child_span_id
 
 
 def rerun_history(source_history: Sequence[pb.HistoryEvent], event_id: int, *,
@@ -93,4 +94,6 @@ def _rebrand(event: pb.HistoryEvent, instance_id: str, execution_id: str,
     # source's parent, and it starts at once.
     es.ClearField("parentInstance")
     es.ClearField("scheduledStartTimestamp")
+    if es.HasField("orchestrationSpanID"):  # traced like its source, with a span of its own
+        es.orchestrationSpanID.value = child_span_id(instance_id, execution_id)
     event.timestamp.FromMilliseconds(now_ms)

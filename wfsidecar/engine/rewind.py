@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.engine import history as h
 from wfsidecar.engine.outbox import ScheduleTimer
+from wfsidecar.telemetry.trace_ids import instance_trace
 
 # An inbox entry that asks for a turn with no new events of its own; begin_turn consumes
 # it without showing it to the worker.
@@ -100,7 +101,10 @@ def child_rewound(created: pb.HistoryEvent, parent_started: pb.HistoryEvent,
     if parent_es.HasField("version"):
         parent.version.CopyFrom(parent_es.version)
     parent.orchestrationInstance.CopyFrom(parent_es.orchestrationInstance)
-    if parent_es.HasField("parentTraceContext"):
+    traced = instance_trace(parent_es.orchestrationInstance.instanceId, parent_started)
+    if traced is not None:  # the child's span is a child of the parent's (actions.py)
+        rewound.parentTraceContext.CopyFrom(traced.context())
+    elif parent_es.HasField("parentTraceContext"):
         rewound.parentTraceContext.CopyFrom(parent_es.parentTraceContext)
     return event
 

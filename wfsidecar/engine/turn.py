@@ -146,8 +146,10 @@ def build_orchestrator_request(instance_id: str, execution_id: str, turn: TurnIn
 
 
 def build_activity_request(instance_id: str, execution_id: str,
-                           scheduled: pb.HistoryEvent) -> pb.ActivityRequest:
-    """The ActivityRequest work item for a TaskScheduled event (protocol.md §4.2)."""
+                           scheduled: pb.HistoryEvent,
+                           trace_context: pb.TraceContext | None = None) -> pb.ActivityRequest:
+    """The ActivityRequest work item for a TaskScheduled event (protocol.md §4.2);
+    ``trace_context``, a traced instance's activity span, replaces the event's."""
     if not scheduled.HasField("taskScheduled"):
         raise InvalidArgumentError(
             f"an activity request needs a taskScheduled event, not "
@@ -159,7 +161,9 @@ def build_activity_request(instance_id: str, execution_id: str,
         request.version.CopyFrom(ts.version)
     if ts.HasField("input"):
         request.input.CopyFrom(ts.input)
-    if ts.HasField("parentTraceContext"):
+    if trace_context is not None:
+        request.parentTraceContext.CopyFrom(trace_context)
+    elif ts.HasField("parentTraceContext"):
         request.parentTraceContext.CopyFrom(ts.parentTraceContext)
     request.tags.update(ts.tags)
     request.orchestrationInstance.instanceId = instance_id

@@ -63,6 +63,17 @@ class WorkItemEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class EndedGeneration:
+    """The generation a continue-as-new ended in this turn: its history as the worker was
+    last shown it (never stored: the next generation starts afresh), with the events this
+    turn added to it, so that results applied by that last turn are seen too."""
+
+    started: pb.HistoryEvent | None
+    history: Sequence[pb.HistoryEvent]
+    new_events: tuple[pb.HistoryEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowCommit:
     """A workflow turn committed: the instance as it now is, and the history events this
     turn added (all of them after a rewrite: a new generation, a rewind)."""
@@ -82,6 +93,12 @@ class WorkflowCommit:
     new_events: tuple[pb.HistoryEvent, ...] = ()
     purged: bool = False
     stall_reason: str | None = None
+    # The current generation's whole history, to look up what a new event resolves (the
+    # TaskScheduled of a TaskCompleted); valid only during the call, never to be kept.
+    history: Sequence[pb.HistoryEvent] = ()
+    # When the instance was created: ``created_ms`` of its first generation.
+    first_created_ms: int | None = None
+    continued: EndedGeneration | None = None
 
 
 class Observer(Protocol):

@@ -57,6 +57,14 @@ def apply_completion(ctx: TurnContext, instance_id: str, state: WorkflowState,
     covered = state.inbox[:consumed]
     state.inbox = state.inbox[consumed:]
     if result.continued_as_new:
+        ended = [*turn.past, *turn.new]
+        first = next((e for e in ended if e.HasField("executionStarted")), None)
+        if state.first_created_ms is None and first is not None \
+                and first.executionStarted.HasField("orchestrationSpanID"):
+            # A traced instance's one span starts at its creation (untraced ones keep
+            # Dapr's metadata layout exactly).
+            state.first_created_ms = first.timestamp.ToMilliseconds()
+        state.continued_from = ended  # for the observer (publishing.py)
         state.history = []
         state.generation += 1
         # A replay marker right behind the new start says a running instance goes on

@@ -94,7 +94,8 @@ def apply_outbox(ctx: TurnContext, instance_id: str, execution_id: str, generati
                  outbox: Iterable[engine.Outbox], dialect: str = "dapr") -> None:
     for item in outbox:
         if isinstance(item, engine.ScheduleActivity):
-            request = engine.build_activity_request(instance_id, execution_id, item.scheduled)
+            request = engine.build_activity_request(instance_id, execution_id, item.scheduled,
+                                                    item.trace_context)
             target = activity_ref(instance_id, item.task_id)
             ctx.put_foreign(target, activity_key(generation), request.SerializeToString())
             ctx.set_reminder(RUN_ACTIVITY, due_ms=ctx.now_ms,

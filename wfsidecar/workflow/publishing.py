@@ -12,7 +12,12 @@ from collections.abc import Callable, Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
-from wfsidecar.telemetry.observer import Observer, WorkflowCommit, new_events_since
+from wfsidecar.telemetry.observer import (
+    EndedGeneration,
+    Observer,
+    WorkflowCommit,
+    new_events_since,
+)
 from wfsidecar.workflow import projection, read_model
 from wfsidecar.workflow.messages import InstanceSnapshot
 from wfsidecar.workflow.state import WorkflowState
@@ -55,6 +60,13 @@ class Publisher:
 
     def _commit(self, state: WorkflowState,
                 snapshot: InstanceSnapshot | None) -> WorkflowCommit | None:
+        continued = None
+        if state.continued_from is not None:
+            ended = state.continued_from
+            state.continued_from = None
+            continued = EndedGeneration(_started(ended), ended,
+                                        new_events_since(self._seen, ended))
+            self._seen = ()
         new = new_events_since(self._seen, state.history)
         previous = self._status
         self._seen = state.history
@@ -62,17 +74,25 @@ class Publisher:
             return None
         view = snapshot.view
         self._status = int(view.status)
-        started = next((e for e in (*state.history[:2], *state.inbox[:1])
-                        if e.HasField("executionStarted")), None)
+        started = _started((*state.history[:2], *state.inbox[:1]))
         return WorkflowCommit(
             instance_id=self._instance_id, name=view.name, version=view.version,
             execution_id=view.execution_id, status=int(view.status),
             previous_status=previous, created_ms=view.created_ms,
             completed_ms=view.completed_ms, dialect=state.dialect, started=started,
-            new_events=new, stall_reason=view.stall_reason)
+            new_events=new, stall_reason=view.stall_reason, history=state.history,
+            first_created_ms=(state.first_created_ms if state.first_created_ms is not None
+                              else view.created_ms),
+            continued=continued)
 
     def _committed(self, snapshot: InstanceSnapshot | None,
                    commit: WorkflowCommit | None) -> None:
         self._on_change(self._instance_id, snapshot)
         if commit is not None:
             self._observer.workflow_committed(commit)
+
+
+def _started(events: Sequence[pb.HistoryEvent]) -> pb.HistoryEvent | None:
+    # The ExecutionStarted is first, or second behind the turn's OrchestratorStarted (the
+    # inbox's first event when no turn has run yet).
+    return next((e for e in events[:3] if e.HasField("executionStarted")), None)

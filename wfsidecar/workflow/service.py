@@ -22,6 +22,7 @@ from wfsidecar.engine import RuntimeStatus, rewind
 from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from wfsidecar.store.base import StateStore
 from wfsidecar.store.instances import InstanceFilter, InstancePage, InstanceQuery
+from wfsidecar.telemetry.trace_ids import NEVER, TraceSampler, mint_instance_span
 from wfsidecar.types import validate_instance_id
 from wfsidecar.workflow.messages import (
     CloneCommand,
@@ -48,8 +49,11 @@ __all__ = ["StartRequest", "WorkflowService"]
 
 class WorkflowService:
     def __init__(self, host: ActorHost, store: StateStore, waiters: StatusWaiters,
-                 clock: Clock, *, app_id: str | None = None) -> None:
+                 clock: Clock, *, app_id: str | None = None,
+                 sampler: TraceSampler = NEVER) -> None:
+        """``sampler`` decides which new top-level instances are traced (tracing.py)."""
         self._host = host
+        self._sampler = sampler
         self.read_model = ReadModel(store)
         self._waiters = waiters
         self._clock = clock
@@ -71,12 +75,14 @@ class WorkflowService:
         scheduled = request.scheduled_start_ms
         if scheduled is not None and scheduled <= now:
             scheduled = None  # JS sends epoch 0 for "no schedule" (protocol.md §3.2)
+        parent_context = _trace_context(request)
         started = engine.execution_started(
             name=request.name, instance_id=instance_id,
             execution_id=request.execution_id or uuid.uuid4().hex, input=request.input,
             version=request.version or None, now_ms=now, scheduled_start_ms=scheduled,
-            parent_trace_context=_trace_context(request), tags=request.tags,
-            app_id=self._app_id)
+            parent_trace_context=parent_context, tags=request.tags,
+            app_id=self._app_id, span_id=mint_instance_span(
+                self._sampler, instance_id, request.name, parent_context))
         await self._host.invoke(workflow_ref(instance_id), "create", CreateCommand(
             started, scheduled, request.enforce_unique, request.dialect, request.replaceable))
         return instance_id

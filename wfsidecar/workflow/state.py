@@ -6,7 +6,8 @@ Keys per workflow actor (id = instance id), engine.md §2.1:
   ``customStatus``    the custom status as a JSON string
   ``metadata``        JSON ``{"inboxLength", "historyLength", "generation"}`` (+ ``"dialect":
                       "ms"`` for instances started through the Microsoft dialect, and
-                      ``"tags"`` once a Microsoft completion added some)
+                      ``"tags"`` once a Microsoft completion added some, and
+                      ``"firstCreatedMs"`` once a traced one continued as new)
 Activity actors (id ``<instanceId>#<taskId>``) hold one key, ``activityreq-<generation>``.
 
 Only keys whose position changed are rewritten, so a turn that appends three events writes
@@ -86,6 +87,12 @@ class WorkflowState:
         # Microsoft: tags a completion added to the instance's (the ExecutionStarted keeps
         # those it was started with); kept until the instance is created anew.
         self.tags: dict[str, str] = {}
+        # When a traced instance was created, once it has continued as new (each
+        # generation's ExecutionStarted has its own time): where its one span starts.
+        self.first_created_ms: int | None = None
+        # Not stored: the generation a continue-as-new just ended, as last shown to the
+        # worker, until the turn's publisher has handed it to the observer.
+        self.continued_from: list[pb.HistoryEvent] | None = None
         self._facts = HistoryFacts()
         self._encoded = _Encoded()
 
@@ -129,6 +136,7 @@ class WorkflowState:
         if "traceContext" in meta:
             state.trace = base64.b64decode(meta["traceContext"])
         state.tags = dict(meta.get("tags", {}))
+        state.first_created_ms = meta.get("firstCreatedMs")
         return state
 
     def save(self, ctx: TurnContext, before: WorkflowState | None) -> None:
@@ -150,6 +158,8 @@ class WorkflowState:
             meta["traceContext"] = base64.b64encode(self.trace).decode()
         if self.tags:
             meta["tags"] = self.tags
+        if self.first_created_ms is not None:
+            meta["firstCreatedMs"] = self.first_created_ms
         if self.dialect != DAPR:
             # Only instances started through the Microsoft dialect carry it; Dapr-started
             # ones keep exactly the seed's three fields.
@@ -161,6 +171,7 @@ class WorkflowState:
                              self.generation, self.dialect)
         copy.trace = self.trace
         copy.tags = dict(self.tags)
+        copy.first_created_ms = self.first_created_ms
         copy._facts = self._facts
         copy._encoded = self._encoded.copy()
         return copy

@@ -194,7 +194,7 @@ class WorkflowActor:
     def _reset(self, ctx: TurnContext, state: WorkflowState) -> None:
         effects.drop_pending_timers(ctx, state.generation, state.history)
         state.inbox, state.history, state.custom_status = [], [], None
-        state.trace, state.tags = None, {}
+        state.trace, state.tags, state.first_created_ms = None, {}, None
         state.generation += 1
         self._drop_dispatch()
 
