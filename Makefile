@@ -56,6 +56,7 @@ bench: install
 	$(PY) bench/seq3_dapr.py
 	$(PY) bench/long_seq.py
 	$(PY) bench/list_query.py
+	$(PY) bench/telemetry_cost.py
 	$(PY) bench/store_commit.py
 
 # 10,000 workflows of mixed load on a real Dapr SDK worker, the daemon SIGKILLed 10 times;
