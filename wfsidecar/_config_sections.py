@@ -231,6 +231,26 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """OpenTelemetry traces exported to Zipkin (docs/observability.md)."""
+
+    zipkin_endpoint: str | None = None
+    """Zipkin v2 URL spans are posted to, e.g. ``http://localhost:9411/api/v2/spans``;
+    Jaeger's Zipkin port and an OpenTelemetry collector's Zipkin receiver take them too.
+    Unset: ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``; neither set: tracing is off."""
+    sampling_ratio: Annotated[float | None, Range(0, 1)] = None
+    """Share of new top-level workflow instances traced, 0 to 1; children follow their
+    parent and a caller's sampled flag is honoured. Unset: ``OTEL_TRACES_SAMPLER`` and
+    ``OTEL_TRACES_SAMPLER_ARG``, else every instance."""
+    service_name: str | None = None
+    """The daemon's service name in Zipkin. Unset: ``OTEL_SERVICE_NAME``, else
+    ``wfsidecar``."""
+    include_payloads: bool = False
+    """Put workflow, activity and event inputs and outputs into span attributes
+    (``wfsidecar.input``, ``wfsidecar.output``). Off: no payload ever leaves in a trace."""
+
+
+@dataclass(frozen=True, slots=True)
 class TestingConfig:
     """Switches meant only for test suites; never enable them in production."""
 

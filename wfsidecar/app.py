@@ -40,6 +40,8 @@ from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
 from wfsidecar.telemetry.metrics import MetricsListener, MetricsObserver, Sources
 from wfsidecar.telemetry.observer import Observer, Observers
+from wfsidecar.telemetry.trace_ids import NEVER
+from wfsidecar.telemetry.tracing import TracingObserver, TracingSettings
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.diagnostics import Diagnostics
 from wfsidecar.workflow.entity_service import EntityService
@@ -108,6 +110,10 @@ class App:
             self.metrics = MetricsObserver(app_id=config.metrics.app_id or "",
                                            namespace=config.metrics.namespace or "")
             chosen.append(self.metrics)
+        tracing = TracingSettings.resolve(config.tracing, os.environ)
+        self.tracing = TracingObserver(tracing) if tracing is not None else None
+        if self.tracing is not None:
+            chosen.append(self.tracing)
         # The one telemetry seam every component reports to (metrics and tracing join here).
         self.observer: Observer = Observers.of(chosen)
 
@@ -121,6 +127,10 @@ class App:
             logs.configure(self.config.logging.level, self.config.logging.format)
         started, started_ms = time.monotonic(), self.clock.now_ms()
         async with AsyncExitStack() as stack:
+            if self.tracing is not None:
+                # Closed last, so the spans of turns that finish while draining go out.
+                self.tracing.start()
+                stack.push_async_callback(self.tracing.close, self.config.lifecycle.drain_timeout)
             store = await self._open_store(stack)
             self.store = store
             observer = self.observer
@@ -136,7 +146,9 @@ class App:
                                             backoff_max=work.redispatch_max)
             waiters = StatusWaiters()
             register_actor_types(runtime, dispatcher, waiters, self.clock, observer)
-            self.service = WorkflowService(runtime, store, waiters, self.clock)
+            self.service = WorkflowService(
+                runtime, store, waiters, self.clock,
+                sampler=self.tracing.sampler if self.tracing is not None else NEVER)
             # A file from before the instance index: its rows are built before any read.
             await self.service.read_model.backfill(runtime)
             scheduler = ReminderScheduler(store, runtime, self.clock,

@@ -39,6 +39,7 @@ from wfsidecar._config_sections import (
     StoreBackend,
     StoreConfig,
     TestingConfig,
+    TracingConfig,
     WorkItemsConfig,
     parse_listener,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "StoreBackend",
     "StoreConfig",
     "TestingConfig",
+    "TracingConfig",
     "WorkItemsConfig",
     "env_var_name",
     "format_duration",
@@ -104,6 +106,8 @@ class Config:
     """Work-item dispatch to app workers."""
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     """Prometheus metrics."""
+    tracing: TracingConfig = field(default_factory=TracingConfig)
+    """OpenTelemetry traces to Zipkin."""
     testing: TestingConfig = field(default_factory=TestingConfig)
     """Test-only switches."""
 

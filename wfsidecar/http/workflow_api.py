@@ -30,7 +30,7 @@ from wfsidecar.http.wire import (
     text_body,
 )
 from wfsidecar.types import MAX_INSTANCE_ID_LENGTH, validate_instance_id
-from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest
+from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest, TraceContext
 
 WORKFLOWS = "/workflows/{component}"
 INSTANCE = WORKFLOWS + "/{instanceID:[^/]*}"
@@ -94,8 +94,18 @@ async def start(request: web.Request) -> web.StreamResponse:
     start_time = request.query.get("startTime")  # ours: Dapr's HTTP route has none
     started = await api(request).service.start(StartRequest(
         name=name, instance_id=new_id, input=await text_body(request),
-        scheduled_start_ms=parse_time(start_time, "startTime") if start_time else None))
+        scheduled_start_ms=parse_time(start_time, "startTime") if start_time else None,
+        parent_trace_context=caller_trace_context(request)))
     return instance_id_response(started)
+
+
+def caller_trace_context(request: web.Request) -> TraceContext | None:
+    """The W3C ``traceparent`` (and ``tracestate``) a caller sent: the parent of the new
+    instance's span, as CreateInstanceRequest.parentTraceContext is over gRPC."""
+    parent = request.headers.get("traceparent", "").strip()
+    if not parent:
+        return None
+    return TraceContext(trace_parent=parent, trace_state=request.headers.get("tracestate"))
 
 
 @operation("ERR_GET_WORKFLOW")

@@ -34,7 +34,7 @@ from wfsidecar.errors import InvalidArgumentError, NotFoundError
 from wfsidecar.server.requests import parsing
 from wfsidecar.server.status import mapped
 from wfsidecar.workflow.dapr_view import properties
-from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest
+from wfsidecar.workflow.requests import PurgeRequest, RunningPurge, StartRequest, TraceContext
 from wfsidecar.workflow.service import WorkflowService
 
 SERVICE_NAME = "dapr.proto.runtime.v1.Dapr"
@@ -87,7 +87,8 @@ class DaprRuntimeService:
         instance_id = await self._service.start(StartRequest(
             name=request.workflow_name, instance_id=instance_id,
             input=_text(request.input, "input"),
-            scheduled_start_ms=_start_time(request.options.get(START_TIME_OPTION))))
+            scheduled_start_ms=_start_time(request.options.get(START_TIME_OPTION)),
+            parent_trace_context=_caller_trace_context(context)))
         return pb.StartWorkflowResponse(instance_id=instance_id)
 
     async def get(self, request: Any, context: Ctx) -> Any:
@@ -188,3 +189,14 @@ def _timestamp(ms: int) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromMilliseconds(ms)
     return ts
+
+
+def _caller_trace_context(context: Ctx) -> TraceContext | None:
+    # Dapr's clients carry the caller's trace in W3C metadata, as Dapr's runtime reads it.
+    metadata = dict(context.invocation_metadata() or ())
+    parent = metadata.get("traceparent")
+    if not isinstance(parent, str) or not parent.strip():
+        return None
+    state = metadata.get("tracestate")
+    return TraceContext(trace_parent=parent.strip(),
+                        trace_state=state if isinstance(state, str) else None)
