@@ -35,7 +35,7 @@ typecheck: install
 # so none can fall between the two: real SDK workers (scenarios, e2e suites, wire
 # conformance), chaos, JS, differential, process.
 FAST_TESTS := tests/unit tests/engine tests/store tests/workflow tests/actors tests/server \
-	tests/hazards tests/fuzz tests/cli tests/telemetry tests/test_app.py tests/test_cli_version.py
+	tests/hazards tests/fuzz tests/cli tests/telemetry tests/security tests/test_app.py tests/test_cli_version.py
 
 PYTEST_FAST := $(PY) -m pytest -q $(FAST_TESTS)
 PYTEST_SLOW := $(PY) -m pytest -q $(addprefix --ignore=,$(FAST_TESTS))

@@ -33,6 +33,12 @@ from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreL
 from wfsidecar.health import Phase, Readiness
 from wfsidecar.http.context import ListenerInfo, WorkflowApi
 from wfsidecar.http.server import HttpListener
+from wfsidecar.security import exposure
+from wfsidecar.security.gate import Gate
+from wfsidecar.security.rate import RateLimiter
+from wfsidecar.security.tls import TlsFiles
+from wfsidecar.security.tokens import Credentials
+from wfsidecar.server.auth import served_methods, undecided
 from wfsidecar.server.dapr_runtime_service import DaprRuntimeService
 from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
@@ -104,6 +110,7 @@ class App:
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
         self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
+        self.grpc_methods: list[str] = []  # every RPC served (server/auth.py decides each)
         chosen = list(observers)
         self.metrics: MetricsObserver | None = None
         if config.metrics.enabled:
@@ -126,6 +133,7 @@ class App:
         if self._configure_logging:
             logs.configure(self.config.logging.level, self.config.logging.format)
         started, started_ms = time.monotonic(), self.clock.now_ms()
+        await self._secure()
         async with AsyncExitStack() as stack:
             if self.tracing is not None:
                 # Closed last, so the spans of turns that finish while draining go out.
@@ -143,7 +151,9 @@ class App:
             work = self.config.work_items
             dispatcher = WorkItemDispatcher(max_attempts=work.max_attempts,
                                             backoff_initial=work.redispatch_initial,
-                                            backoff_max=work.redispatch_max)
+                                            backoff_max=work.redispatch_max,
+                                            max_streams=work.max_streams,
+                                            max_in_flight_per_stream=work.max_in_flight_per_stream)
             waiters = StatusWaiters()
             register_actor_types(runtime, dispatcher, waiters, self.clock, observer)
             self.service = WorkflowService(
@@ -166,6 +176,12 @@ class App:
                                   max_message_size=limit, observer=observer)
             # Dapr listeners also serve the workflow methods of Dapr's runtime API.
             runtime_api = DaprRuntimeService(self.service, max_message_size=limit)
+            # Every RPC needs an access decision (server/auth.py), or nothing starts.
+            self.grpc_methods = served_methods((dapr, ms), (runtime_api,))
+            missing = undecided(self.grpc_methods)
+            if missing:
+                raise StartupError("RPCs without an access decision in server/auth.py: "
+                                   + ", ".join(missing))
             grpc_listeners = await self._start_grpc(
                 stack, (dapr.handler(), runtime_api.handler()), (ms.handler(),))
             http = await self._start_http(stack, WorkflowApi(
@@ -179,6 +195,7 @@ class App:
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
+                watcher = loops.create_task(self._watch_security(), name="security")
                 poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
                                         tuple(g.port for g in grpc_listeners[2:]), metrics)
@@ -192,6 +209,7 @@ class App:
                 await scheduler_task
                 reaper.cancel()
                 poison.cancel()
+                watcher.cancel()
         logger.info("wfsidecar stopped")
 
     async def _drain(
@@ -258,7 +276,7 @@ class App:
             listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size,
                                     keepalive=(cfg.keepalive_interval, cfg.keepalive_timeout),
                                     fault=lambda: self.readiness.fault,
-                                    observer=self.observer)
+                                    observer=self.observer, gate=self._gate, tls=self._tls)
             # One dialect per listener: the two give some field numbers different meanings.
             listener.server.add_generic_rpc_handlers(dapr if dialect == "dapr" else ms)
             await listener.start()
@@ -272,7 +290,9 @@ class App:
     async def _start_http(self, stack: AsyncExitStack, api: WorkflowApi) -> int:
         cfg = self.config.listeners.http
         listener = HttpListener(cfg.host, cfg.port, self.readiness, api,
-                                max_body_size=cfg.max_body_size, observer=self.observer)
+                                max_body_size=cfg.max_body_size, observer=self.observer,
+                                gate=self._gate,
+                                ssl_context=self._tls.ssl_context() if self._tls.enabled else None)
         port = await listener.start()
         self._listeners.append(ListenerInfo("http", "http", None, cfg.host, port))
         stack.push_async_callback(listener.stop)
@@ -285,6 +305,42 @@ class App:
         port = await listener.start()
         stack.push_async_callback(listener.stop)
         return port
+
+    async def _secure(self) -> None:
+        """Tokens, TLS files, rate limit, and the refusal of an unprotected exposure.
+
+        Raises:
+            ConfigError: a token or TLS file does not load, or a listener is exposed beyond
+                loopback with no token and without ``security.insecure``.
+        """
+        cfg = self.config.security
+        self._credentials = Credentials(cfg)
+        await self._credentials.load()
+        self._tls = TlsFiles(cfg.tls)
+        await self._tls.load()
+        self._exposed = exposure.check(self.config, self._credentials.enabled)
+        limiter = RateLimiter(cfg.rate_limit, cfg.rate_burst) if cfg.rate_limit else None
+        # No gate at all by default (no token, no rate): the edges run no auth code.
+        self._gate = (Gate(self._credentials, limiter)
+                      if self._credentials.enabled or limiter else None)
+        if self._exposed and not self._credentials.enabled:
+            exposure.warn_insecure(self._exposed)
+        if self._credentials.enabled:
+            logger.info("API tokens required on every listener (health excepted)")
+
+    async def _watch_security(self) -> None:
+        """Re-read token and certificate files; repeat the --insecure warning hourly."""
+        interval = self.config.security.reload_interval
+        warn_every = exposure.INSECURE_WARNING_INTERVAL
+        insecure = bool(self._exposed) and not self._credentials.enabled
+        last_warning = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            await self._credentials.reload()
+            await self._tls.reload()
+            if insecure and time.monotonic() - last_warning >= warn_every:
+                exposure.warn_insecure(self._exposed)
+                last_warning = time.monotonic()
 
     async def _set_phase(self, phase: Phase, grpc_listeners: list[GrpcListener]) -> None:
         self.readiness.phase = phase

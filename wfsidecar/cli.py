@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -55,6 +56,13 @@ _FLAG_KEYS = {
     "metrics_port": "metrics.port",
     "ready_file": "listeners.ready_file",
     "log_level": "logging.level",
+    "api_token_file": "security.api_token_file",
+    "read_token_file": "security.read_token_file",
+    "worker_token_file": "security.worker_token_file",
+    "insecure": "security.insecure",
+    "tls_cert_file": "security.tls.cert_file",
+    "tls_key_file": "security.tls.key_file",
+    "tls_client_ca_file": "security.tls.client_ca_file",
 }
 
 
@@ -92,6 +100,20 @@ def _override_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(get_args(LogLevel), case_sensitive=False),
             help="logging.level.",
         ),
+        click.option("--api-token-file", metavar="PATH",
+                     help="Admin tokens, one per line, re-read on change "
+                          "(security.api_token_file)."),
+        click.option("--read-token-file", metavar="PATH",
+                     help="Read-only tokens (security.read_token_file)."),
+        click.option("--worker-token-file", metavar="PATH",
+                     help="Worker tokens (security.worker_token_file)."),
+        click.option("--insecure", is_flag=True, default=None,
+                     help="Listen beyond loopback without a token (security.insecure)."),
+        click.option("--tls-cert-file", metavar="PATH", help="security.tls.cert_file."),
+        click.option("--tls-key-file", metavar="PATH", help="security.tls.key_file."),
+        click.option("--tls-client-ca-file", metavar="PATH",
+                     help="Require client certificates from these CAs "
+                          "(security.tls.client_ca_file)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -203,19 +225,43 @@ def health(
     `wfsidecar health` checks the daemon's own HTTP listener.
     """
     flags = {"listeners.http.host": host, "listeners.http.port": http_port}
-    listener = _load(config_file, flags).listeners.http
-    healthy, message = _probe(listener.host, listener.port, timeout)
+    config = _load(config_file, flags)
+    listener = config.listeners.http
+    healthy, message = _probe(listener.host, listener.port, timeout, _probe_tls(config))
     if not healthy:
         _fail(EXIT_FATAL, message)
     click.echo(message)
 
 
-def _probe(host: str, port: int, timeout: float) -> tuple[bool, str]:
+def _probe_tls(config: Config) -> ssl.SSLContext | None:
+    """The daemon's own health check over TLS: its certificate is not checked (the probe
+    asks its own listener); under mutual TLS it shows the server's certificate, which
+    works when the client CA bundle also signed it (docs/security.md)."""
+    tls = config.security.tls
+    if tls.cert_file is None:
+        return None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if tls.client_ca_file is not None and tls.key_file is not None:
+        try:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            _fail(EXIT_FATAL, f"unhealthy: cannot load the TLS certificate: {exc}")
+    return context
+
+
+def _probe(host: str, port: int, timeout: float,
+           tls: ssl.SSLContext | None = None) -> tuple[bool, str]:
     # A wildcard bind address is not something to connect to; ask the loopback instead.
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/v1.0/healthz"
+    scheme = "https" if tls is not None else "http"
+    url = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}/v1.0/healthz"
     # No proxies: an http_proxy variable in a container must not intercept a loopback probe.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if tls is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=tls))
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(url, timeout=timeout) as response:
             status = response.status

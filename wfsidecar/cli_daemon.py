@@ -60,10 +60,14 @@ def talks_to_daemon(func: Callable[..., Any]) -> Callable[..., Any]:
                   show_default=True, metavar="SECONDS",
                   help="How long to wait for each answer (bulk purge/terminate wait "
                        "until the daemon is done).")
+    @click.option("--api-token", envvar=["WFSIDECAR_API_TOKEN", "DAPR_API_TOKEN"],
+                  show_envvar=True, metavar="TOKEN",
+                  help="The token the daemon asks for (docs/security.md); a read-only "
+                       "token is enough for list, get, history and count.")
     @functools.wraps(func)
-    def command(address: str, timeout: float, **kwargs: Any) -> Any:
+    def command(address: str, timeout: float, api_token: str | None, **kwargs: Any) -> Any:
         try:
-            client = WorkflowClient(address, timeout=timeout)
+            client = WorkflowClient(address, timeout=timeout, api_token=api_token or None)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--address'") from None
         with client, daemon_errors():

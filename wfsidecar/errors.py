@@ -31,6 +31,10 @@ class ShuttingDownError(WfSidecarError):
     """The daemon is draining and accepts no new work."""
 
 
+class LimitExceededError(WfSidecarError):
+    """A configured limit was reached (the message names its config key)."""
+
+
 class StoreError(WfSidecarError):
     """The state store failed to load or commit."""
 

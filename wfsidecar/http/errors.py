@@ -44,6 +44,7 @@ STATUS_TABLE: tuple[tuple[type[errors.WfSidecarError], int], ...] = (
     (errors.FailedPreconditionError, 409),
     (errors.InvalidArgumentError, 400),
     (errors.ShuttingDownError, 503),
+    (errors.LimitExceededError, 429),
     (errors.StoreConflictError, 409),
     (errors.StoreError, 503),
 )

@@ -8,6 +8,7 @@ diagnostics.py) under every version prefix, plus metadata.py and openapi.py.
 from __future__ import annotations
 
 import logging
+import ssl
 
 from aiohttp import web
 
@@ -15,9 +16,11 @@ from wfsidecar import __version__
 from wfsidecar.errors import StartupError
 from wfsidecar.health import Readiness
 from wfsidecar.http import diagnostics, extensions, metadata, openapi, workflow_api
+from wfsidecar.http.auth import authenticating, undecided
 from wfsidecar.http.context import API_KEY, WorkflowApi
 from wfsidecar.http.errors import body_limit, json_errors
 from wfsidecar.http.observed import observing
+from wfsidecar.security.gate import Gate
 from wfsidecar.telemetry.observer import NULL, Observer
 
 logger = logging.getLogger(__name__)
@@ -42,10 +45,16 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
               max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-              observer: Observer = NULL) -> web.Application:
-    # The observer sees what the client got, errors mapped to their statuses included.
-    app = web.Application(client_max_size=max_body_size, middlewares=[
-        observing(observer), json_errors(max_body_size), body_limit(max_body_size)])
+              observer: Observer = NULL, gate: Gate | None = None) -> web.Application:
+    """Raises:
+        StartupError: a route has no decision in http/auth.py's table.
+    """
+    # The observer sees what the client got, errors mapped to their statuses included;
+    # auth runs before any body is read and sees the statuses json_errors mapped.
+    middlewares = [observing(observer), json_errors(max_body_size), body_limit(max_body_size)]
+    if gate is not None:
+        middlewares.insert(1, authenticating(gate))
+    app = web.Application(client_max_size=max_body_size, middlewares=middlewares)
     app[READINESS_KEY] = readiness
     app.router.add_get("/v1.0/healthz", healthz)
     # Dapr's clients (DaprClient, DaprHealth.wait_until_ready) wait for this one before
@@ -60,6 +69,10 @@ def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
             diagnostics.add_routes(app.router, prefix)
         metadata.add_routes(app.router)
         openapi.add_routes(app.router, __version__)
+    missing = undecided(app)
+    if missing:
+        raise StartupError("HTTP routes without an access decision in http/auth.py: "
+                           + ", ".join(missing))
     return app
 
 
@@ -69,10 +82,13 @@ class HttpListener:
     def __init__(self, host: str, port: int, readiness: Readiness,
                  api: WorkflowApi | None = None, *,
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-                 observer: Observer = NULL) -> None:
+                 observer: Observer = NULL, gate: Gate | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.port = port
-        app = build_app(readiness, api, max_body_size=max_body_size, observer=observer)
+        self._ssl_context = ssl_context
+        app = build_app(readiness, api, max_body_size=max_body_size, observer=observer,
+                        gate=gate)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
 
     async def start(self) -> int:
@@ -82,7 +98,7 @@ class HttpListener:
             StartupError: the address is in use or cannot be bound.
         """
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except OSError as exc:
@@ -91,7 +107,8 @@ class HttpListener:
                 f"http listener cannot bind {self.host}:{self.port}: {exc.strerror or exc}"
             ) from exc
         self.port = int(self._runner.addresses[0][1])
-        logger.info("http listener on %s:%d", self.host, self.port)
+        logger.info("http%s listener on %s:%d", "s" if self._ssl_context else "", self.host,
+                    self.port)
         return self.port
 
     async def stop(self) -> None:

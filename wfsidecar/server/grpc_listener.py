@@ -17,6 +17,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from wfsidecar.errors import StartupError
 from wfsidecar.health import FaultSource, Phase
+from wfsidecar.security.gate import Gate
+from wfsidecar.security.tls import TlsFiles
+from wfsidecar.server.auth import AuthInterceptor
 from wfsidecar.server.observed import ObservingInterceptor
 from wfsidecar.telemetry.observer import NULL, Observer
 
@@ -101,8 +104,10 @@ class GrpcListener:
     def __init__(self, name: str, host: str, port: int, *,
                  max_message_size: int = 64 * 1024 * 1024,
                  keepalive: tuple[float, float] = (20.0, 10.0),
-                 fault: FaultSource = _no_fault, observer: Observer = NULL) -> None:
+                 fault: FaultSource = _no_fault, observer: Observer = NULL,
+                 gate: Gate | None = None, tls: TlsFiles | None = None) -> None:
         self.name = name
+        self._tls = tls if tls is not None and tls.enabled else None
         self.host = host
         self.port = port
         interval, timeout = keepalive
@@ -117,8 +122,11 @@ class GrpcListener:
                    # grpc-core times the ping's answer with this one (default 1 min); with
                    # keepalive_timeout alone a frozen peer was never cut off (grpcio 1.85).
                    ("grpc.http2.ping_timeout_ms", max(1, int(timeout * 1000))))
-        self.server = grpc.aio.server(options=options,
-                                      interceptors=[ObservingInterceptor(observer)])
+        # The observer is outermost, so it also sees the calls auth refuses.
+        interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(observer)]
+        if gate is not None:
+            interceptors.append(AuthInterceptor(gate))
+        self.server = grpc.aio.server(options=options, interceptors=interceptors)
         self._health = _HealthServicer(fault)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
         self._fault_tracker: asyncio.Task[None] | None = None
@@ -132,7 +140,7 @@ class GrpcListener:
         host = f"[{self.host}]" if ":" in self.host else self.host
         address = f"{host}:{self.port}"
         try:
-            bound = self.server.add_insecure_port(address)
+            bound = self._add_port(address)
         except RuntimeError as exc:  # grpc raises when the bind fails outright
             raise StartupError(f"{self.name} listener cannot bind {address}: {exc}") from exc
         if bound == 0:
@@ -141,7 +149,7 @@ class GrpcListener:
             # Clients dial "localhost", which may resolve to ::1 first; serve both loopbacks
             # on the same port when IPv6 is available (best effort).
             try:
-                self.server.add_insecure_port(f"[::1]:{bound}")
+                self._add_port(f"[::1]:{bound}")
             except RuntimeError:
                 logger.debug("no IPv6 loopback for %s listener", self.name)
         await self.server.start()
@@ -149,8 +157,14 @@ class GrpcListener:
         # The store's own idle probe runs once a second, so faults change no faster.
         self._fault_tracker = asyncio.create_task(
             self._health.track_faults(_FAULT_POLL_SECONDS), name=f"{self.name}-health")
-        logger.info("%s gRPC listener on %s:%d", self.name, self.host, bound)
+        logger.info("%s gRPC listener on %s:%d%s", self.name, self.host, bound,
+                    (" (mutual TLS)" if self._tls.mutual else " (TLS)") if self._tls else "")
         return bound
+
+    def _add_port(self, address: str) -> int:
+        if self._tls is None:
+            return self.server.add_insecure_port(address)
+        return self.server.add_secure_port(address, self._tls.grpc_credentials())
 
     async def stop(self, grace: float) -> None:
         """Refuse new calls and give in-flight ones ``grace`` seconds to finish."""

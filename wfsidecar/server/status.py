@@ -20,6 +20,7 @@ STATUS_TABLE: tuple[tuple[type[errors.WfSidecarError], grpc.StatusCode], ...] = 
     (errors.FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
+    (errors.LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.StoreConflictError, grpc.StatusCode.ABORTED),
     (errors.ActorCallCycleError, grpc.StatusCode.INTERNAL),

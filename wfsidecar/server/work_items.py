@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
-from wfsidecar.errors import ShuttingDownError
+from wfsidecar.errors import LimitExceededError, ShuttingDownError
 from wfsidecar.server.dialect import DAPR, Dialect
 from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow import request_wire
@@ -48,9 +48,13 @@ class WorkItemStreams:
         capabilities = set(request.capabilities) if self._dialect is DAPR else set()
         # Microsoft workers always understand pings; Dapr ones only when they say so.
         pings = self._dialect is not DAPR or DAPR_HEALTH_PING_CAPABILITY in capabilities
-        stream = self._dispatcher.open_stream(
-            self._dialect.name, work_item_filter(request),
-            stateful_history=DAPR_STATEFUL_HISTORY_CAPABILITY in capabilities)
+        try:
+            stream = self._dispatcher.open_stream(
+                self._dialect.name, work_item_filter(request),
+                stateful_history=DAPR_STATEFUL_HISTORY_CAPABILITY in capabilities)
+        except LimitExceededError as exc:
+            logger.warning("worker stream refused (%s): %s", context.peer(), exc)
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         logger.info("%s worker stream %d opened (%s)", self._dialect.name, stream,
                     context.peer())
         try:

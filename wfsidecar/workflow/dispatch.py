@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 
-from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
+from wfsidecar.errors import LimitExceededError, NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow import work_item
 from wfsidecar.workflow.dispatch_view import DispatchView
 from wfsidecar.workflow.history_marks import HistoryMarks
@@ -36,7 +36,12 @@ class WorkItemDispatcher:
     """Queue of undispatched work plus the map of dispatched-but-uncompleted items."""
 
     def __init__(self, *, max_attempts: int = 5, backoff_initial: float = 1.0,
-                 backoff_max: float = 60.0) -> None:
+                 backoff_max: float = 60.0, max_streams: int | None = None,
+                 max_in_flight_per_stream: int | None = None) -> None:
+        # work_items.max_streams / max_in_flight_per_stream (None: no limit).
+        self._max_streams = max_streams
+        self._max_in_flight = max_in_flight_per_stream
+        self._freed: dict[int, asyncio.Event] = {}  # stream -> set when it holds fewer
         # Work whose stream ends goes out again; after ``max_attempts`` such dispatches it
         # is poison, handed to ``on_poison`` instead of crashing workers forever.
         self._max_attempts = max_attempts
@@ -79,7 +84,16 @@ class WorkItemDispatcher:
     def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None, *,
                     stateful_history: bool = False) -> int:
         """Register a worker stream; ``accepts`` is its work-item filter (None = all);
-        ``stateful_history``: its worker keeps histories between turns (history_marks.py)."""
+        ``stateful_history``: its worker keeps histories between turns (history_marks.py).
+
+        Raises:
+            LimitExceededError: ``work_items.max_streams`` streams are open already.
+        """
+        if self._max_streams is not None and len(self._by_stream) >= self._max_streams:
+            raise LimitExceededError(
+                f"{len(self._by_stream)} GetWorkItems streams are open, the "
+                f"work_items.max_streams limit of {self._max_streams}; close a worker or "
+                "raise the limit")
         stream = next(self._stream_ids)
         self._marks.open_stream(stream, stateful_history)
         self._by_stream[stream] = set()
@@ -95,6 +109,8 @@ class WorkItemDispatcher:
         """
         if self._closed:
             raise ShuttingDownError("wfsidecar is shutting down")
+        if self._max_in_flight is not None:
+            await self._below_in_flight_limit(stream, self._max_in_flight)
         dialect = self._stream_dialect.get(stream, "dapr")
         accepts = self._stream_filter.get(stream, accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
@@ -129,10 +145,21 @@ class WorkItemDispatcher:
         self._by_stream.setdefault(stream, set()).add(item.token)
         return item
 
+    async def _below_in_flight_limit(self, stream: int, limit: int) -> None:
+        """Wait while ``stream`` holds ``limit`` unanswered items
+        (``work_items.max_in_flight_per_stream``)."""
+        while len(self._by_stream.get(stream, ())) >= limit:
+            freed = self._freed.setdefault(stream, asyncio.Event())
+            freed.clear()
+            await freed.wait()
+            if self._closed:
+                raise ShuttingDownError("wfsidecar is shutting down")
+
     def release(self, stream: int) -> None:
         """The stream ended: what it held goes out again, the first time at once, then with
         a capped exponential backoff, and after ``max_attempts`` it is reported as poison."""
         tokens = self._by_stream.pop(stream, set())
+        self._freed.pop(stream, None)
         self._marks.close_stream(stream)
         self._stream_dialect.pop(stream, None)
         self._stream_filter.pop(stream, None)
@@ -264,6 +291,8 @@ class WorkItemDispatcher:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
         self._timers.cancel()
+        for freed in self._freed.values():
+            freed.set()
         for waiters in self._waiters.values():
             while waiters:
                 waiter, _ = waiters.popleft()
@@ -282,6 +311,9 @@ class WorkItemDispatcher:
         self._pending.pop(item.token, None)
         if item.stream is not None:
             self._by_stream.get(item.stream, set()).discard(item.token)
+            freed = self._freed.get(item.stream)
+            if freed is not None:
+                freed.set()
 
     def _hand(self, item: WorkItem, *, front: bool) -> None:
         if item.superseded:

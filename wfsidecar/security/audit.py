@@ -1,0 +1,22 @@
+"""The audit log: one line per mutating management call, on the ``wfsidecar.audit`` logger.
+
+It names the operation, its target (instance or filter), the caller's role and address,
+and the outcome; never a token, never a payload.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from wfsidecar.security.access import Role
+
+audit_logger = logging.getLogger("wfsidecar.audit")
+
+
+def record(edge: str, operation: str, target: str, role: Role | None, peer: str,
+           outcome: str) -> None:
+    audit_logger.info("audit %s op=%s target=%s role=%s peer=%s outcome=%s", edge, operation,
+                      target or "-", role.value if role else "none", peer or "-", outcome,
+                      extra={"audit": {"edge": edge, "operation": operation,
+                                       "target": target, "peer": peer, "outcome": outcome,
+                                       "role": role.value if role else None}})
