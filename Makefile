@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := wfsidecar tests bench
 
-.PHONY: install run test test-fast test-slow lint typecheck bench chaos proto proto-check docker clean
+.PHONY: install run test test-fast test-slow test-image lint typecheck bench chaos proto proto-check docker clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -33,18 +33,28 @@ typecheck: install
 # fuzz, the operator CLI against an in-process daemon, metrics scraped from in-process and
 # real daemons with a raw worker. The slow one is every other test,
 # so none can fall between the two: real SDK workers (scenarios, e2e suites, wire
-# conformance), chaos, JS, differential, process.
+# conformance), chaos, JS, differential, process. The container image tier (tests/image)
+# is in neither: it needs root and podman, so it runs on its own (make test-image).
 FAST_TESTS := tests/unit tests/engine tests/store tests/workflow tests/actors tests/server \
 	tests/hazards tests/fuzz tests/cli tests/telemetry tests/security tests/test_app.py tests/test_cli_version.py
 
 PYTEST_FAST := $(PY) -m pytest -q $(FAST_TESTS)
-PYTEST_SLOW := $(PY) -m pytest -q $(addprefix --ignore=,$(FAST_TESTS))
+IMAGE_TESTS := tests/image
+PYTEST_SLOW := $(PY) -m pytest -q $(addprefix --ignore=,$(FAST_TESTS) $(IMAGE_TESTS))
 
 test-fast: install
 	$(PYTEST_FAST)
 
 test-slow: install
 	$(PYTEST_SLOW)
+
+# The container image built with podman and run for real (tests/image): refusal without a
+# token, SDK workflows, non-root, SIGTERM, the volume across a restart, the HEALTHCHECK.
+# prepare.sh installs podman, debootstrap and runc when missing (root) and debootstraps the
+# Debian base image once (cached in .image-cache/ and podman's store). .ci/run runs it.
+test-image: install
+	bash tests/image/prepare.sh
+	$(PY) -m pytest -q $(IMAGE_TESTS)
 
 # Every tier, lint first; the fast tier runs before the slow one so its failures stop early.
 test: install lint
@@ -75,4 +85,4 @@ docker:
 	docker build -t wfsidecar:dev .
 
 clean:
-	rm -rf $(VENV) .sdk-venvs tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache data
+	rm -rf $(VENV) .sdk-venvs .image-cache tests/js/node_modules .pytest_cache .mypy_cache .ruff_cache data
