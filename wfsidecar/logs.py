@@ -7,6 +7,8 @@ import logging
 import logging.config
 from typing import Any
 
+from wfsidecar.telemetry import log_context
+
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -20,6 +22,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        # Inside a turn or an RPC: the instance and trace it is about (log_context.py).
+        instance_id, trace_id = log_context.current()
+        if instance_id is not None:
+            body["instance_id"] = instance_id
+        if trace_id is not None:
+            body["trace_id"] = trace_id
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 body[key] = value if isinstance(value, str | int | float | bool) else str(value)

@@ -30,6 +30,7 @@ from wfsidecar.errors import (
     ShuttingDownError,
 )
 from wfsidecar.store.base import Changes, StateStore
+from wfsidecar.telemetry import log_context
 from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
 
@@ -75,6 +76,7 @@ class ActorRuntime:
         self._clock = clock
         self._idle_timeout = idle_timeout
         self._factories: dict[str, ActorFactory] = {}
+        self._instance_of: dict[str, Callable[[str], str]] = {}
         self._table: OrderedDict[ActorRef, _Activation] = OrderedDict()
         self._listeners: list[CommitListener] = []
         self._reset_listeners: list[ResetListener] = []
@@ -88,10 +90,15 @@ class ActorRuntime:
 
     # -- registration ------------------------------------------------------------------
 
-    def register(self, actor_type: str, factory: ActorFactory) -> None:
+    def register(self, actor_type: str, factory: ActorFactory, *,
+                 instance_of: Callable[[str], str] | None = None) -> None:
+        """``instance_of`` names the workflow instance an actor id belongs to, for the log
+        lines of its turns (default: the id itself)."""
         if actor_type in self._factories:
             raise ValueError(f"actor type {actor_type!r} is already registered")
         self._factories[actor_type] = factory
+        if instance_of is not None:
+            self._instance_of[actor_type] = instance_of
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         """Call ``listener(changes)`` after every committed turn (the reminder scheduler)."""
@@ -148,9 +155,11 @@ class ActorRuntime:
         self._enter(task)
         activation.users += 1
         token = _call_chain.set((*chain, ref))
+        instance_of = self._instance_of.get(ref.type)
         try:
-            async with activation.lock:
-                return await self._run_turn(ref, activation, body)
+            with log_context.bound(instance_of(ref.id) if instance_of else ref.id):
+                async with activation.lock:
+                    return await self._run_turn(ref, activation, body)
         finally:
             _call_chain.reset(token)
             activation.users -= 1

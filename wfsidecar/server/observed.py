@@ -1,15 +1,19 @@
 """The gRPC edge's telemetry point: one server interceptor reports every finished RPC
-(method, status code, duration, the instance it named) to the observer seam."""
+(method, status code, duration, the instance it named) to the observer seam, and binds
+the instance and trace it names to the log lines written while it runs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
 
+from wfsidecar.telemetry import log_context
 from wfsidecar.telemetry.observer import Observer, RpcCall
+from wfsidecar.telemetry.trace_ids import parse_traceparent
 
 
 class ObservingInterceptor(grpc.aio.ServerInterceptor):
@@ -41,7 +45,8 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             began = time.perf_counter()
             try:
-                return await call(request, context)
+                with _log_context(request):
+                    return await call(request, context)
             finally:
                 self._report(method, request, context, began)
         return observed
@@ -51,12 +56,13 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
                            context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             began = time.perf_counter()
             try:
-                result = call(request, context)
-                if hasattr(result, "__aiter__"):
-                    async for message in result:
-                        yield message
-                else:  # a coroutine that writes with context.write
-                    await result
+                with _log_context(request):
+                    result = call(request, context)
+                    if hasattr(result, "__aiter__"):
+                        async for message in result:
+                            yield message
+                    else:  # a coroutine that writes with context.write
+                        await result
             finally:
                 self._report(method, request, context, began)
         return observed
@@ -69,3 +75,15 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         self._observer.rpc_finished(RpcCall(
             "grpc", method, name, time.perf_counter() - began,
             getattr(request, "instanceId", None) or None))
+
+
+def _log_context(request: Any) -> AbstractContextManager[None]:
+    # The instance a request names (its trace, if the caller sent one, as StartInstance
+    # does); the log lines of the call carry them (telemetry/log_context.py).
+    instance_id = getattr(request, "instanceId", None) or None
+    trace_id = None
+    context = getattr(request, "parentTraceContext", None)
+    if instance_id and context is not None and context.traceParent:
+        parent = parse_traceparent(context.traceParent, context.spanID)
+        trace_id = parent.trace_id if parent else None
+    return log_context.bound(instance_id if isinstance(instance_id, str) else None, trace_id)

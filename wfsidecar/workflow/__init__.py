@@ -8,7 +8,12 @@ from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.workflow.activity_actor import ActivityActor
 from wfsidecar.workflow.dispatch import WorkItemDispatcher
 from wfsidecar.workflow.entity_actor import EntityActor
-from wfsidecar.workflow.state import ACTIVITY_ACTOR, ENTITY_ACTOR, WORKFLOW_ACTOR
+from wfsidecar.workflow.state import (
+    ACTIVITY_ACTOR,
+    ENTITY_ACTOR,
+    WORKFLOW_ACTOR,
+    parse_activity_actor_id,
+)
 from wfsidecar.workflow.waiters import StatusWaiters
 from wfsidecar.workflow.workflow_actor import WorkflowActor
 
@@ -20,7 +25,8 @@ def register_actor_types(runtime: ActorRuntime, dispatcher: WorkItemDispatcher,
     runtime.register(WORKFLOW_ACTOR, lambda ref, host: WorkflowActor(
         ref, host, dispatcher, waiters.publish, observer))
     runtime.register(ACTIVITY_ACTOR,
-                     lambda ref, host: ActivityActor(ref, host, dispatcher, clock))
+                     lambda ref, host: ActivityActor(ref, host, dispatcher, clock),
+                     instance_of=lambda actor_id: parse_activity_actor_id(actor_id)[0])
     runtime.register(ENTITY_ACTOR, lambda ref, host: EntityActor(ref, host, dispatcher))
 
 

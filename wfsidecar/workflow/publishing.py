@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import TurnContext
+from wfsidecar.telemetry import log_context
 from wfsidecar.telemetry.observer import (
     EndedGeneration,
     Observer,
     WorkflowCommit,
     new_events_since,
 )
+from wfsidecar.telemetry.trace_ids import trace_id_of
 from wfsidecar.workflow import projection, read_model
 from wfsidecar.workflow.messages import InstanceSnapshot
 from wfsidecar.workflow.state import WorkflowState
@@ -35,20 +37,30 @@ class Publisher:
         self._observer = observer
         self._seen: Sequence[pb.HistoryEvent] = ()
         self._status: int | None = None
+        self._started: pb.HistoryEvent | None = None
 
     def loaded(self, state: WorkflowState) -> None:
         """The actor read ``state`` from the store: what it holds was published before."""
+        self._remember_trace(state)
         self._seen = state.history
         view = projection.view(self._instance_id, state) if state.exists else None
         self._status = int(view.status) if view is not None else None
 
     def publish(self, ctx: TurnContext, state: WorkflowState) -> None:
+        self._remember_trace(state)
         snapshot = projection.snapshot(self._instance_id, state)
         row = read_model.index_row(self._instance_id, state)
         if row is not None:
             ctx.put_instance(row)
         commit = self._commit(state, snapshot)
         ctx.on_commit(lambda: self._committed(snapshot, commit))
+
+    def _remember_trace(self, state: WorkflowState) -> None:
+        # Log lines of this instance's turns and RPCs carry its trace id (log_context.py).
+        started = _started((*state.history[:2], *state.inbox[:1]))
+        if started is not self._started:
+            self._started = started
+            log_context.remember(self._instance_id, trace_id_of(self._instance_id, started))
 
     def purged(self, ctx: TurnContext) -> None:
         commit = None
