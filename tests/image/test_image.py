@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,17 @@ CHAINS = {f"chain-{i}": ["COMPLETED", f"c{i}+++"] for i in range(5)}
 FAN_OUT = ["COMPLETED", [f"{i}+" for i in range(10)]]
 APPROVAL_WAITING = ["RUNNING", None]
 TOKEN_ENV = {"WFSIDECAR_SECURITY__API_TOKEN": TOKEN}
+
+
+def http_status(url: str, headers: dict[str, str] | None = None) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            status: int = r.status
+            return status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
 
 
 def sdk_env(ports: dict[str, int]) -> dict[str, str]:
@@ -77,9 +90,12 @@ def test_refuses_all_interfaces_without_a_token(
     logs = bare.logs()
     assert "WFSIDECAR_SECURITY__API_TOKEN" in logs and "DAPR_API_TOKEN" in logs, logs
     assert not (bare.data / "ready.json").exists()
-    # The same image and volume with a token: it serves (the next tests use it that way).
+    # The same image and volume with a token: it serves, to callers that send the token.
     with_token = run_container(env=TOKEN_ENV, volume=bare.volume)
     with_token.wait_ready()
+    url = f"http://127.0.0.1:{with_token.http_port}/v1.0/metadata"
+    assert http_status(url) == 401
+    assert http_status(url, {"dapr-api-token": TOKEN}) == 200
 
 
 def test_sdks_run_workflows_through_a_healthy_non_root_daemon(
