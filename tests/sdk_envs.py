@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SDK_VENVS = REPO / ".sdk-venvs"
 
+OTEL_APP = ("opentelemetry-sdk==1.45.2", "opentelemetry-exporter-zipkin-json==1.45.1")
+
 # name -> pip requirements. Changing a set rebuilds that venv on next use.
 SDK_SETS: dict[str, tuple[str, ...]] = {
     "dt-dapr-017": ("durabletask-dapr==0.17.4", "pytest>=8", "pytest-asyncio>=0.23"),
@@ -37,6 +39,10 @@ SDK_SETS: dict[str, tuple[str, ...]] = {
     # Microsoft's SDK: the other wire dialect (and, in ``durabletask.testing``, its reference
     # in-memory server). It installs the same top-level ``durabletask`` as durabletask-dapr.
     "durabletask-112": ("durabletask==1.12.0",),
+    # The tracing tests' apps: each SDK with the OpenTelemetry SDK, whose spans join the
+    # daemon's trace through the contexts it hands out (tests/tracing).
+    "dapr-119-otel": ("dapr==1.19.0", *OTEL_APP),
+    "durabletask-112-otel": ("durabletask==1.12.0", *OTEL_APP),
 }
 
 # name -> the SDK's generated ``*_pb2`` modules, as given to ``scripts/dump_descriptors.py``.

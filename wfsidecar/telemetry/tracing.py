@@ -35,6 +35,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
+from wfsidecar import __version__
 from wfsidecar.config import TracingConfig
 from wfsidecar.telemetry.observer import NullObserver, WorkflowCommit, WorkItemEvent
 from wfsidecar.telemetry.spans import SpanData, SpanDeriver
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "wfsidecar"
 # durabletask-go's tracer name (engine.md §6); Zipkin shows it as otel.scope.name.
-SCOPE = InstrumentationScope("durabletask")
+SCOPE = InstrumentationScope("durabletask", __version__)  # a version: Zipkin tags are strings
 _SAMPLED = (Decision.RECORD_AND_SAMPLE,)
 _KINDS = {"SERVER": SpanKind.SERVER, "CLIENT": SpanKind.CLIENT,
           "INTERNAL": SpanKind.INTERNAL, "PRODUCER": SpanKind.PRODUCER,
