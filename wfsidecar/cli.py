@@ -291,8 +291,18 @@ def config_group() -> None:
 @config_group.command()
 @_config_option
 def check(config_file: Path | None) -> None:
-    """Validate the file and WFSIDECAR_* environment; print `config ok` or the error (exit 2)."""
-    _load(config_file, {})
+    """Validate the file and WFSIDECAR_* environment; print `config ok` or the error (exit 2).
+
+    Also refuses what `run` would: a listener beyond loopback with no token (docs/security.md).
+    """
+    config = _load(config_file, {})
+    from wfsidecar.security import exposure
+    from wfsidecar.security.tokens import Credentials
+
+    try:
+        exposure.check(config, Credentials(config.security).enabled)
+    except ConfigError as exc:
+        _fail(EXIT_USAGE, f"config error: {exc}")
     click.echo("config ok")
 
 

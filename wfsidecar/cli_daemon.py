@@ -16,6 +16,7 @@ worker connected: every verb is served by the daemon's read model and workflow s
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -64,10 +65,22 @@ def talks_to_daemon(func: Callable[..., Any]) -> Callable[..., Any]:
                   show_envvar=True, metavar="TOKEN",
                   help="The token the daemon asks for (docs/security.md); a read-only "
                        "token is enough for list, get, history and count.")
+    @click.option("--ca-file", envvar="WFSIDECAR_CA_FILE", show_envvar=True, metavar="PEM",
+                  type=click.Path(dir_okay=False, exists=True),
+                  help="CA bundle that signed the daemon's TLS certificate (an https "
+                       "--address with a private CA).")
     @functools.wraps(func)
-    def command(address: str, timeout: float, api_token: str | None, **kwargs: Any) -> Any:
+    def command(address: str, timeout: float, api_token: str | None, ca_file: str | None,
+                **kwargs: Any) -> Any:
+        verify: ssl.SSLContext | bool = True
+        if ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise click.BadParameter(str(exc), param_hint="'--ca-file'") from None
         try:
-            client = WorkflowClient(address, timeout=timeout, api_token=api_token or None)
+            client = WorkflowClient(address, timeout=timeout, api_token=api_token or None,
+                                    verify=verify)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--address'") from None
         with client, daemon_errors():

@@ -68,3 +68,16 @@ async def test_the_insecure_warning_repeats(tmp_path: Path, monkeypatch: pytest.
             await asyncio.sleep(0.8)
     warnings = [r for r in caplog.records if "INSECURE" in r.getMessage()]
     assert len(warnings) >= 3
+
+
+def test_config_check_refuses_what_run_would() -> None:
+    from click.testing import CliRunner
+
+    from wfsidecar.cli import main
+
+    refused = CliRunner().invoke(main, ["config", "check"], env=EXPOSED)
+    assert refused.exit_code == 2
+    assert "DAPR_API_TOKEN" in refused.output and "--insecure" in refused.output
+    for env in ({**EXPOSED, "WFSIDECAR_SECURITY__API_TOKEN_FILE": "/run/secrets/token"},
+                {**EXPOSED, "WFSIDECAR_SECURITY__INSECURE": "true"}, {}):
+        assert CliRunner().invoke(main, ["config", "check"], env=env).exit_code == 0, env

@@ -157,3 +157,29 @@ async def test_replaced_certificate_files_are_served_without_a_restart(
     old = await asyncio.to_thread(_client_context, pki.ca.cert)
     with pytest.raises(aiohttp.ClientError):
         await _https(ports.http, old)
+
+
+async def test_the_operator_cli_over_https_with_tokens(tls_app: App, pki: Pki) -> None:
+    from click.testing import CliRunner
+
+    from wfsidecar.cli import main
+
+    ports = tls_app.ports
+    assert ports is not None
+    base = ["--address", f"https://localhost:{ports.http}", "--ca-file", str(pki.ca.cert)]
+
+    def wf(*args: str, token: str | None = None) -> tuple[int, str]:
+        env = {"WFSIDECAR_API_TOKEN": token} if token else {}
+        result = CliRunner().invoke(main, ["workflow", *args, *base], env=env)
+        return result.exit_code, result.output
+
+    code, out = await asyncio.to_thread(wf, "list", token=TOKENS[Role.READ_ONLY])
+    assert code == 0, out
+    code, out = await asyncio.to_thread(wf, "list")
+    assert code == 1 and "ERR_API_TOKEN_MISSING" in out
+    code, out = await asyncio.to_thread(wf, "run", "wf", "--instance-id", "cli-1",
+                                        token=TOKENS[Role.READ_ONLY])
+    assert code == 1 and "ERR_PERMISSION_DENIED" in out
+    code, out = await asyncio.to_thread(wf, "run", "wf", "--instance-id", "cli-1",
+                                        token=TOKENS[Role.ADMIN])
+    assert code == 0, out

@@ -1,7 +1,8 @@
 """A Microsoft durabletask (1.12) app: worker and client in one process, the token as
 ``authorization: Bearer`` metadata, TLS with ``secure_channel=True``.
 
-Environment: DT_ADDRESS (host:port), DT_TOKEN, DT_SECURE (1 for TLS).
+Environment: DT_ADDRESS (host:port), DT_TOKEN (the worker's; the client's too unless
+DT_CLIENT_TOKEN is set), DT_SECURE (1 for TLS).
 ``run`` / ``call`` as in dapr_app.py. Runs inside the SDK virtualenv.
 """
 
@@ -20,6 +21,9 @@ from durabletask import task, worker  # noqa: E402
 
 ADDRESS = os.environ["DT_ADDRESS"]
 METADATA = [("authorization", f"Bearer {os.environ['DT_TOKEN']}")]
+# The client may hold another role's token than the worker (DT_CLIENT_TOKEN).
+CLIENT_METADATA = [("authorization",
+                    f"Bearer {os.environ.get('DT_CLIENT_TOKEN') or os.environ['DT_TOKEN']}")]
 SECURE = os.environ.get("DT_SECURE") == "1"
 
 
@@ -32,7 +36,7 @@ def greet(ctx: task.OrchestrationContext, name: str):  # type: ignore[no-untyped
 
 
 def main(mode: str) -> int:
-    client = dt_client.TaskHubGrpcClient(host_address=ADDRESS, metadata=METADATA,
+    client = dt_client.TaskHubGrpcClient(host_address=ADDRESS, metadata=CLIENT_METADATA,
                                          secure_channel=SECURE)
     if mode == "call":
         try:

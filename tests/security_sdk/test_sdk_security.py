@@ -81,6 +81,9 @@ def test_sdks_with_tokens(tmp_path: Path, spawn: Callable[..., Daemon]) -> None:
     dapr, ms = f"localhost:{ports['dapr_grpc_port']}", f"localhost:{ports['durabletask_grpc_port']}"
     assert _dapr("run", tmp_path, dapr, ADMIN) == 'COMPLETED "hello dapr"'
     assert _ms("run", tmp_path, ms, ADMIN, False) == 'COMPLETED "hello ms"'
+    # Roles: the worker pulls work with the worker token, the client starts with admin's.
+    assert _ms("run", tmp_path, ms, WORKER, False,
+               DT_CLIENT_TOKEN=ADMIN) == 'COMPLETED "hello ms"'
     assert _dapr("call", tmp_path, dapr, None) == "REFUSED UNAUTHENTICATED"
     assert _dapr("call", tmp_path, dapr, "wrong") == "REFUSED UNAUTHENTICATED"
     assert _dapr("call", tmp_path, dapr, READER) == "REFUSED PERMISSION_DENIED"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import ssl
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, cast
@@ -45,7 +46,8 @@ class WorkflowClient:
     def __init__(self, address: str = DEFAULT_ADDRESS, *, component: str = "dapr",
                  timeout: float = 10.0, bulk_timeout: float | None = None,
                  api_token: str | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
         self.address = normalize_address(address)
         self.component = component
         self._timeout = timeout
@@ -53,6 +55,7 @@ class WorkflowClient:
         headers = {"dapr-api-token": api_token} if api_token else {}
         self._http = httpx.Client(
             base_url=self.address, timeout=timeout, headers=headers, transport=transport,
+            verify=verify,
             # An http_proxy meant for the outside world must not intercept the local
             # daemon (the same rule as `wfsidecar health`).
             trust_env=not _is_loopback(httpx.URL(self.address).host))
