@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--keep-db", help="copy the database file here before the VACUUM")
     args = parser.parse_args()
     python = sdk_python("dapr-ext-118")
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,12 +50,18 @@ def main() -> None:
         result = json.loads(out.stdout.strip().splitlines()[-1])
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
+        checkpointed = db.stat().st_size  # the daemon's last connection checkpointed the WAL
         conn = sqlite3.connect(db)
         logical = conn.execute(
             "SELECT sum(length(s.key) + length(s.value)) FROM actor_state s"
-            " JOIN actors a ON a.id = s.actor WHERE a.actor_id LIKE 'seq3-%'").fetchone()[0]
+            " JOIN actors a ON a.id = s.actor WHERE a.actor_id LIKE 'seq3-%'").fetchone()[0] or 0
+        packed = conn.execute(
+            "SELECT sum(length(p.state)) FROM packed_state p"
+            " JOIN actors a ON a.id = p.actor WHERE a.actor_id LIKE 'seq3-%'").fetchone()[0] or 0
         leftovers = conn.execute(
             "SELECT count(*) FROM actors WHERE type LIKE '%activity'").fetchone()[0]
+        if args.keep_db:
+            shutil.copy(db, args.keep_db)  # as the daemon left it, before the VACUUM
         conn.execute("VACUUM")
         conn.close()
         file_bytes = db.stat().st_size
@@ -62,8 +70,11 @@ def main() -> None:
           f"completed {result['completed']}, {result['seconds']:.1f}s")
     print(f"seq3_wf_per_s={n / result['seconds']:.1f}")
     print(f"activities_per_s={3 * n / result['seconds']:.1f}")
-    print(f"logical_bytes_per_workflow={logical / n:.0f}  (keys + values of the workflow actor)")
-    print(f"file_bytes_per_workflow={file_bytes / (n + 1):.0f}  (after VACUUM; includes indexes)")
+    print(f"loose_state_bytes_per_workflow={logical / n:.0f}  (keys + values in actor_state)")
+    print(f"packed_state_bytes_per_workflow={packed / n:.0f}  (finished instances' packed row)")
+    print(f"file_bytes_per_workflow={checkpointed / (n + 1):.0f}  (after a checkpoint; indexes"
+          " and the instance index included)")
+    print(f"vacuumed_file_bytes_per_workflow={file_bytes / (n + 1):.0f}  (after VACUUM)")
     print(f"leftover_activity_actors={leftovers}")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.stored_state import state_rows
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 WORKFLOW = "dapr.internal.wfengine.workflow"
@@ -41,10 +42,9 @@ def read(db: Path) -> Snapshot:
     try:
         snap = Snapshot(integrity=conn.execute("PRAGMA integrity_check").fetchone()[0])
         snap.actors = set(conn.execute("SELECT type, actor_id FROM actors"))
-        rows = conn.execute(
-            "SELECT a.actor_id, s.key, s.value FROM actors a JOIN actor_state s"
-            " ON s.actor = a.id WHERE a.type = ? ORDER BY a.actor_id, s.key", (WORKFLOW,))
-        for actor_id, key, value in rows:
+        for type_, actor_id, key, value in state_rows(conn):  # sorted by actor, key
+            if type_ != WORKFLOW:
+                continue
             if key.startswith("history-"):
                 snap.histories.setdefault(actor_id, []).append(pb.HistoryEvent.FromString(value))
             elif key.startswith("inbox-"):

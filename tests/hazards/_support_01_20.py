@@ -17,6 +17,7 @@ import grpc
 from google.protobuf.message import Message
 
 from tests.server.test_dapr_rpcs import Client
+from tests.stored_state import state_rows
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
@@ -329,8 +330,7 @@ class Stored:
 def _read(db: Path) -> Stored:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT a.type, a.actor_id, s.key, s.value FROM actors a"
-                            " JOIN actor_state s ON s.actor = a.id").fetchall()
+        rows = state_rows(conn)  # packed keys of finished instances included
         rems = conn.execute("SELECT a.type, a.actor_id, r.name, r.data FROM actors a"
                             " JOIN reminders r ON r.actor = a.id").fetchall()
     finally:

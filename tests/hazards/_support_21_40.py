@@ -18,6 +18,7 @@ from tests.hazards._support_01_20 import kinds as kinds
 from tests.hazards._support_01_20 import raise_event as raise_event
 from tests.hazards._support_01_20 import results as results
 from tests.server.test_dapr_rpcs import Client
+from tests.stored_state import StateRow, state_rows
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
@@ -156,10 +157,17 @@ async def sql(db: Path, statement: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 async def state_keys(db: Path, actor_type: str, actor_id: str) -> dict[str, bytes]:
-    rows = await sql(db, "SELECT s.key, s.value FROM actor_state s JOIN actors a "
-                         "ON a.id = s.actor WHERE a.type = ? AND a.actor_id = ?",
-                     actor_type, actor_id)
-    return {key: value for key, value in rows}
+    rows = await asyncio.to_thread(_state_rows, db)
+    return {key: value for type_, id_, key, value in rows
+            if type_ == actor_type and id_ == actor_id}
+
+
+def _state_rows(db: Path) -> list[StateRow]:
+    conn = sqlite3.connect(db)
+    try:
+        return state_rows(conn)  # packed keys of finished instances included
+    finally:
+        conn.close()
 
 
 async def reminder_names(db: Path, actor_type: str, actor_id: str) -> list[str]:

@@ -56,13 +56,13 @@ from tests.hazards._support_21_40 import (
     reminder_names,
     results,
     schedule,
-    sql,
     state,
     state_keys,
     timer,
 )
 from tests.server._raw_worker import channel_to, work_items
 from tests.server.test_dapr_rpcs import Client
+from tests.stored_state import delete_state_key
 from tests.test_app import running
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
@@ -597,8 +597,7 @@ async def test_hazard_36_missing_history_key_is_detected_not_skipped(tmp_path: P
         await answer(client, await worker.next(), complete(0, result='"x"'))
         worker.close()
         assert len(await history(client, "damaged")) >= 3
-    await sql(db, "DELETE FROM actor_state WHERE key = 'history-000001' AND actor = "
-                  "(SELECT id FROM actors WHERE actor_id = 'damaged')")
+    await asyncio.to_thread(delete_state_key, db, "damaged", "history-000001")
     async with daemon(db) as (_, client):
         for read in (lambda: client.get("damaged"), lambda: history(client, "damaged")):
             with pytest.raises(grpc.aio.AioRpcError) as raised:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
 from tests.sdk_envs import sdk_python
+from tests.stored_state import state_rows
 
 APP = REPO / "tests" / "scenarios" / "restart_app.py"
 SDK = "dapr-ext-118"
@@ -46,9 +47,7 @@ def workflow_state(db: Path) -> dict[str, dict[str, bytes]]:
     """All workflow/activity actor keys straight from the SQLite file."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
-            "SELECT a.type, a.actor_id, s.key, s.value FROM actors a"
-            " JOIN actor_state s ON s.actor = a.id").fetchall()
+        rows = state_rows(conn)  # finished instances' keys are packed in one row
     finally:
         conn.close()
     state: dict[str, dict[str, bytes]] = {}

@@ -36,6 +36,7 @@ from tests.hazards._support_21_40 import (
 )
 from tests.scenarios.test_restart_and_layout import free_port
 from tests.sdk_envs import sdk_python
+from tests.stored_state import state_rows
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 APP = REPO / "tests" / "scenarios" / "fault_app.py"
@@ -110,10 +111,9 @@ def rig(tmp_path: Path, spawn: Callable[..., Daemon]) -> Iterator[Rig]:
 def stored_history(db: Path, instance_id: str) -> list[pb.HistoryEvent]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = conn.execute(
-            "SELECT s.value FROM actors a JOIN actor_state s ON s.actor = a.id"
-            " WHERE a.type = 'dapr.internal.wfengine.workflow' AND a.actor_id = ?"
-            " AND s.key LIKE 'history-%' ORDER BY s.key", (instance_id,)).fetchall()
+        rows = [(value,) for type_, actor_id, key, value in state_rows(conn)
+                if type_ == "dapr.internal.wfengine.workflow" and actor_id == instance_id
+                and key.startswith("history-")]
     finally:
         conn.close()
     return [pb.HistoryEvent.FromString(value) for (value,) in rows]

@@ -149,8 +149,8 @@ async def test_an_upgraded_file_asks_for_a_backfill_once(tmp_path: Path) -> None
     # A file written by schema version 1: state, no index, no meta table.
     import sqlite3
     conn = sqlite3.connect(db)
-    conn.executescript("DROP TABLE instances; DROP TABLE store_meta;"
-                       "DELETE FROM schema_version WHERE version = 2;"
+    conn.executescript("DROP TABLE packed_state; DROP TABLE instances; DROP TABLE store_meta;"
+                       "DELETE FROM schema_version WHERE version >= 2;"
                        "INSERT INTO actors (id, type, actor_id) VALUES (1, 'w', 'x');"
                        "INSERT INTO actor_state VALUES (1, 'metadata', x'00');")
     conn.commit()

@@ -113,14 +113,14 @@ async def test_schema_too_new_leaves_the_file_alone(db_path: Path) -> None:
     store = await SqliteStore.open(db_path)
     await put(store, A, k=b"v")
     await store.close()
-    assert await sql(db_path, "SELECT version FROM schema_version") == [(1,), (2,)]
+    assert await sql(db_path, "SELECT version FROM schema_version") == [(1,), (2,), (3,)]
     await sql(db_path, "INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)")
     before = await asyncio.to_thread(db_path.read_bytes)
 
     for _ in range(2):  # the second try proves the failed open released the lock
         with pytest.raises(SchemaTooNewError) as info:
             await SqliteStore.open(db_path)
-        assert (info.value.found, info.value.supported) == (99, 2)
+        assert (info.value.found, info.value.supported) == (99, 3)
     assert await asyncio.to_thread(db_path.read_bytes) == before
 
 
@@ -133,7 +133,7 @@ async def test_reopen_keeps_data_and_does_not_remigrate(db_path: Path) -> None:
         assert await store.load_actor(A) == {"k": b"v"}
     finally:
         await store.close()
-    assert await sql(db_path, "SELECT version FROM schema_version") == [(1,), (2,)]
+    assert await sql(db_path, "SELECT version FROM schema_version") == [(1,), (2,), (3,)]
 
 
 async def test_not_a_database_is_unavailable_and_unlocked(db_path: Path) -> None:

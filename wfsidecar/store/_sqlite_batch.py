@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from wfsidecar.store import _sqlite_instances as instances
+from wfsidecar.store import _sqlite_packed as packed
 from wfsidecar.store._sqlite_actors import ActorIds, ActorKey, resolve_actors
 from wfsidecar.store._sqlite_errors import environmental_reason
 from wfsidecar.store.base import (
@@ -61,6 +62,7 @@ _DROP_IF_EMPTY = (
     " AND NOT EXISTS (SELECT 1 FROM actor_state WHERE actor = ?1)"
     " AND NOT EXISTS (SELECT 1 FROM reminders WHERE actor = ?1)"
     " AND NOT EXISTS (SELECT 1 FROM instances WHERE actor = ?1)"
+    " AND NOT EXISTS (SELECT 1 FROM packed_state WHERE actor = ?1)"
 )
 
 _Statement = tuple[str, tuple[Any, ...]]
@@ -118,6 +120,10 @@ def _transaction_on(
     cur.execute("BEGIN IMMEDIATE")
     try:
         resolved = resolve_actors(cur, batch, actor_ids)
+        # Before any caller's savepoint, like the actor rows: a finished actor that is
+        # written to again gets its loose rows back (_sqlite_packed.py).
+        writing, finishing = _state_actors(batch, resolved.ids)
+        packed.unpack(cur, writing)
         per_caller = [_statements(ops, resolved.ids) for ops in batch]
         if isolate:
             results = [_apply_isolated(cur, statements) for statements in per_caller]
@@ -133,6 +139,7 @@ def _transaction_on(
                     raise  # full disk, read-only file: every caller would fail alike
                 raise _OpsFailed from exc
             results = [None] * len(batch)
+        packed.pack(cur, finishing)
         if resolved.maybe_empty:
             cur.executemany(_DROP_IF_EMPTY, [(actor,) for actor in resolved.maybe_empty])
         cur.execute("COMMIT")
@@ -200,9 +207,27 @@ def _statements(
                 reminders.append((_DELETE_REMINDER_IF, (actor, op.name, op.if_etag)))
         else:
             state.append((_DELETE_ALL_STATE, (actor,)))
+            state.append((packed.DELETE, (actor,)))
             state.append((instances.DELETE_INSTANCE, (actor,)))
             reminders.append((_DELETE_ALL_REMINDERS, (actor,)))
     return state, reminders
+
+
+def _state_actors(
+    batch: Sequence[Sequence[Op]], ids: dict[ActorKey, int]
+) -> tuple[set[int], set[int]]:
+    """(actors whose state rows the batch writes, actors given a finished index row)."""
+    writing: set[int] = set()
+    finishing: set[int] = set()
+    for ops in batch:
+        for op in ops:
+            if type(op) is PutState or type(op) is DeleteState:
+                actor = ids.get((op.ref.type, op.ref.id))
+                if actor is not None:
+                    writing.add(actor)
+            elif type(op) is PutInstance and op.row.completed_ms is not None:
+                finishing.add(ids[op.ref.type, op.ref.id])
+    return writing, finishing
 
 
 def _execute_runs(cur: sqlite3.Cursor, statements: Iterable[_Statement]) -> None:

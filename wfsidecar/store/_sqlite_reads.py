@@ -9,12 +9,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from wfsidecar.store import _sqlite_packed as packed
 from wfsidecar.store.base import Reminder
 from wfsidecar.types import ActorRef
 
+# Loose rows, plus the packed row of a finished instance (key NULL; _sqlite_packed.py).
 _LOAD_ACTOR = (
     "SELECT s.key, s.value FROM actors AS a JOIN actor_state AS s ON s.actor = a.id"
-    " WHERE a.type = ? AND a.actor_id = ?"
+    " WHERE a.type = ?1 AND a.actor_id = ?2"
+    " UNION ALL SELECT NULL, p.state FROM actors AS a JOIN packed_state AS p ON p.actor = a.id"
+    " WHERE a.type = ?1 AND a.actor_id = ?2"
 )
 _REMINDER_COLUMNS = (
     "SELECT a.type, a.actor_id, r.name, r.due_ms, r.period_ms, r.data, r.attempts, r.etag"
@@ -30,7 +34,8 @@ _GET_REMINDER = f"{_REMINDER_COLUMNS} WHERE a.type = ? AND a.actor_id = ? AND r.
 # Only actors that hold state: an actor row kept alive by reminders alone is not listed.
 _LIST_IDS = (
     "SELECT a.actor_id FROM actors AS a WHERE a.type = ? AND a.actor_id > ?"
-    " AND EXISTS (SELECT 1 FROM actor_state AS s WHERE s.actor = a.id)"
+    " AND (EXISTS (SELECT 1 FROM actor_state AS s WHERE s.actor = a.id)"
+    " OR EXISTS (SELECT 1 FROM packed_state AS p WHERE p.actor = a.id))"
     " ORDER BY a.actor_id LIMIT ?"
 )
 
@@ -38,7 +43,13 @@ _ReminderRow = tuple[str, str, str, int, int | None, bytes, int, int]
 
 
 def load_actor(conn: sqlite3.Connection, *, ref: ActorRef) -> dict[str, bytes]:
-    return dict(conn.execute(_LOAD_ACTOR, (ref.type, ref.id)).fetchall())
+    state: dict[str, bytes] = {}
+    for key, value in conn.execute(_LOAD_ACTOR, (ref.type, ref.id)).fetchall():
+        if key is None:
+            state.update(packed.decode(value))
+        else:
+            state[key] = value
+    return state
 
 
 def reminders_due_before(conn: sqlite3.Connection, *, due_ms: int, limit: int) -> list[Reminder]:

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from wfsidecar.errors import SchemaTooNewError, StoreLockedError, StoreUnavailable
+from wfsidecar.store._sqlite_space import choose_incremental, enable_incremental_vacuum
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def prepare_writer(
     if found > newest:
         raise SchemaTooNewError(db_path, found, newest)
 
+    if found == 0:
+        choose_incremental(conn)  # before the first table, or it needs a VACUUM
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"journal_mode=WAL refused (got {mode!r})")
@@ -111,6 +114,7 @@ def prepare_writer(
     for migration in migrations[found:]:
         _apply_migration(conn, migration)
         logger.info("applied migration %s to %s", migration.name, db_path)
+    enable_incremental_vacuum(conn, db_path)
     return newest
 
 

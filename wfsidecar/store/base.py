@@ -232,6 +232,32 @@ class StateStore(Protocol):
         """Bytes the store occupies on disk (0 for a store that keeps nothing on disk)."""
         ...
 
+    async def compact(self, limit: int) -> int:
+        """Re-encode up to ``limit`` finished instances that an upgraded store left in an
+        older, larger layout (one transaction); return how many (0: nothing left).
+
+        Raises:
+            StoreUnavailable: the store cannot write right now.
+        """
+        ...
+
+    async def reclaim_space(self, max_pages: int) -> int:
+        """Give up to ``max_pages`` pages freed by deletes back to the file system; return
+        how many (0 for a store that keeps nothing on disk).
+
+        Raises:
+            StoreUnavailable: the store cannot write right now.
+        """
+        ...
+
+    async def free_bytes(self) -> int:
+        """Bytes of ``size_bytes`` that are free space, reusable or reclaimable."""
+        ...
+
+    async def largest_instances(self, limit: int) -> list[InstanceRow]:
+        """Index rows of the ``limit`` instances storing the most bytes, largest first."""
+        ...
+
     async def instance_backfill_pending(self) -> bool:
         """True if the store holds workflow state written before it kept the instance
         index (an upgraded file): the rows must be built once (``instance_backfill_done``

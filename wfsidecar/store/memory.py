@@ -118,6 +118,19 @@ class MemoryStore:
     async def size_bytes(self) -> int:
         return 0  # nothing on disk
 
+    async def compact(self, limit: int) -> int:
+        return 0  # one layout only
+
+    async def reclaim_space(self, max_pages: int) -> int:
+        return 0
+
+    async def free_bytes(self) -> int:
+        return 0
+
+    async def largest_instances(self, limit: int) -> list[InstanceRow]:
+        rows = sorted(self._instances.values(), key=lambda r: (-r.stored_bytes, r.instance_id))
+        return rows[:max(limit, 0)]
+
     async def instance_backfill_pending(self) -> bool:
         return False  # a memory store starts empty, so every row was written by a turn
 

@@ -24,14 +24,10 @@ import aiosqlite
 from wfsidecar.errors import StoreUnavailable
 from wfsidecar.store import _sqlite_instances as instance_sql
 from wfsidecar.store import _sqlite_reads as reads
-from wfsidecar.store._sqlite_committer import (
-    BatchCommitter,
-    PendingCommit,
-    SqliteStats,
-    resolve,
-)
+from wfsidecar.store._sqlite_committer import BatchCommitter, PendingCommit, SqliteStats, resolve
 from wfsidecar.store._sqlite_conn import close_quietly, on_thread
 from wfsidecar.store._sqlite_errors import read_failed
+from wfsidecar.store._sqlite_maintenance import SqliteMaintenance
 from wfsidecar.store._sqlite_schema import (
     SYNCHRONOUS_MODES,
     acquire_lock,
@@ -59,8 +55,10 @@ _T = TypeVar("_T")
 _PROBE_INTERVAL = 1.0
 
 
-class SqliteStore:
-    """The default ``StateStore``. Create it with ``await SqliteStore.open(path)``."""
+class SqliteStore(SqliteMaintenance):
+    """The default ``StateStore``. Create it with ``await SqliteStore.open(path)``.
+
+    Housekeeping (packing, incremental vacuum, space figures) is ``SqliteMaintenance``."""
 
     def __init__(
         self,
