@@ -161,13 +161,28 @@ def dump(obj: DataclassInstance, *, mask_secrets: bool) -> dict[str, Any]:
             out[name] = dump(value, mask_secrets=mask_secrets)
         elif spec.secret and mask_secrets and value is not None:
             out[name] = "***"
-        elif spec.duration:
+        elif spec.duration and value is not None:
             out[name] = format_duration(value)
         elif spec.kind is tuple:
             out[name] = list(value)  # YAML has lists, not tuples
         else:
             out[name] = value
     return out
+
+
+def _env_path(cls: type[DataclassInstance], parts: list[str]) -> str:
+    """The dotted path an environment variable's parts name: each part matched to a field
+    whatever its case (``ANYTERMINAL`` is ``retention.anyTerminal``), else lower-cased."""
+    spec: Leaf | type[DataclassInstance] = cls
+    out: list[str] = []
+    for part in parts:
+        name = part.lower()
+        if not isinstance(spec, Leaf):
+            fields = schema(spec)
+            name = next((f for f in fields if f.lower() == name), name)
+            spec = fields.get(name, Leaf(kind=str))
+        out.append(name)
+    return ".".join(out)
 
 
 def env_layer(
@@ -191,7 +206,7 @@ def env_layer(
     for name in sorted(env):
         rest = name[len(prefix) :]
         if name.startswith(prefix) and "__" in rest:
-            path = ".".join(part.lower() for part in rest.split("__"))
+            path = _env_path(cls, rest.split("__"))
             raw[path], names[path] = env[name], name
     return flat_layer(
         cls, raw, text=True, sources=lambda path: f"from environment variable {names[path]}"

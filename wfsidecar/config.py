@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wfsidecar import _config_loader as _loader
+from wfsidecar._config_retention import RetentionConfig
 from wfsidecar._config_sections import (
     ActorsConfig,
     Duration,
@@ -62,6 +63,7 @@ __all__ = [
     "Port",
     "PositiveInt",
     "RemindersConfig",
+    "RetentionConfig",
     "SecurityConfig",
     "SqliteConfig",
     "SqliteSynchronous",
@@ -110,6 +112,8 @@ class Config:
     """Prometheus metrics."""
     tracing: TracingConfig = field(default_factory=TracingConfig)
     """OpenTelemetry traces to Zipkin."""
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    """Purging finished workflows after a time; giving database space back."""
     testing: TestingConfig = field(default_factory=TestingConfig)
     """Test-only switches."""
 
