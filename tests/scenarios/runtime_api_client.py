@@ -104,24 +104,28 @@ def main() -> dict[str, Any]:
                          >= int(at.timestamp() * 1000)}
 
     # What DaprClient hides behind DaprInternalError: the raw stub shows the codes.
+    # The raw stub sends the token itself, as DaprClient does from DAPR_API_TOKEN.
+    md = (("dapr-api-token", settings.DAPR_API_TOKEN),) if settings.DAPR_API_TOKEN else ()
     with grpc.insecure_channel(f"127.0.0.1:{settings.DAPR_GRPC_PORT}") as channel:
         stub = api_service_v1.DaprStub(channel)
         seen["errors"] = {
             "get_unknown": refusal(lambda: stub.GetWorkflowBeta1(
-                api_v1.GetWorkflowRequest(instance_id="nope", workflow_component=C))),
+                api_v1.GetWorkflowRequest(instance_id="nope", workflow_component=C), metadata=md)),
             "bad_id": refusal(lambda: stub.StartWorkflowBeta1(api_v1.StartWorkflowRequest(
-                instance_id="no spaces", workflow_component=C, workflow_name="double"))),
+                instance_id="no spaces", workflow_component=C, workflow_name="double"),
+                metadata=md)),
             "no_name": refusal(lambda: stub.StartWorkflowAlpha1(
-                api_v1.StartWorkflowRequest(instance_id="x", workflow_component=C))),
+                api_v1.StartWorkflowRequest(instance_id="x", workflow_component=C), metadata=md)),
             "no_event_name": refusal(lambda: stub.RaiseEventWorkflowBeta1(
                 api_v1.RaiseEventWorkflowRequest(instance_id="order-1",
-                                                 workflow_component=C))),
+                                                 workflow_component=C), metadata=md)),
             "purge_unknown": refusal(lambda: stub.PurgeWorkflowBeta1(
-                api_v1.PurgeWorkflowRequest(instance_id="nope", workflow_component=C))),
+                api_v1.PurgeWorkflowRequest(instance_id="nope", workflow_component=C),
+                metadata=md)),
             "get_state": refusal(lambda: stub.GetState(
-                api_v1.GetStateRequest(store_name="statestore", key="k"))),
+                api_v1.GetStateRequest(store_name="statestore", key="k"), metadata=md)),
             "invoke_service": refusal(lambda: stub.InvokeService(
-                api_v1.InvokeServiceRequest(id="other-app"))),
+                api_v1.InvokeServiceRequest(id="other-app"), metadata=md)),
         }
     try:
         client.get_workflow("nope", C)

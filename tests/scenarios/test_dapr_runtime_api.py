@@ -21,16 +21,22 @@ HERE = REPO / "tests" / "scenarios"
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
+# With a token (docs/security.md), the worker and DaprClient send it from DAPR_API_TOKEN
+# alone; the client's wait for /v1.0/healthz/outbound needs none.
+@pytest.mark.parametrize("token", [None, "runtime-api-token"], ids=["open", "token"])
 def test_dapr_client_workflow_methods_on_a_real_worker(
-    tmp_path: Path, spawn: Callable[..., Daemon]
+    tmp_path: Path, spawn: Callable[..., Daemon], token: str | None
 ) -> None:
     client_python, worker_python = sdk_python("dapr-114"), sdk_python("dapr-ext-118")
-    daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path)])
+    tokens = {"DAPR_API_TOKEN": token} if token else {}
+    daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path)], **tokens)
     ports = daemon.wait_ready()
     env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"localhost:{ports['dapr_grpc_port']}",
            "DAPR_GRPC_PORT": str(ports["dapr_grpc_port"]),
-           "DAPR_HTTP_PORT": str(ports["http_port"])}
+           "DAPR_HTTP_PORT": str(ports["http_port"]), **tokens}
     env.pop("PYTHONPATH", None)
+    if not token:
+        env.pop("DAPR_API_TOKEN", None)  # the open daemon's clients send none
     worker = subprocess.Popen([str(worker_python), str(HERE / "runtime_api_worker.py")],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, cwd=tmp_path)
