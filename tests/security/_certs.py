@@ -51,13 +51,15 @@ class Authority:
                 .not_valid_before(now - datetime.timedelta(minutes=5))
                 .not_valid_after(now + datetime.timedelta(days=1)))
 
-    def issue(self, name: str, *, server: bool) -> Pair:
+    def issue(self, name: str, *, server: bool, client_too: bool = False) -> Pair:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        usage = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+        if client_too:  # a server certificate that may also authenticate as a client
+            usage.append(ExtendedKeyUsageOID.CLIENT_AUTH)
         builder = (self._builder(subject, key.public_key())
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), False))
+                   .add_extension(x509.ExtendedKeyUsage(usage), False))
         if server:
             builder = builder.add_extension(x509.SubjectAlternativeName([
                 x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),

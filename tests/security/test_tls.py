@@ -183,3 +183,24 @@ async def test_the_operator_cli_over_https_with_tokens(tls_app: App, pki: Pki) -
     code, out = await asyncio.to_thread(wf, "run", "wf", "--instance-id", "cli-1",
                                         token=TOKENS[Role.ADMIN])
     assert code == 0, out
+
+
+async def test_wfsidecar_health_under_mutual_tls_shows_the_servers_certificate(
+        tmp_path: Path, pki: Pki) -> None:
+    from wfsidecar.cli import _probe_tls
+
+    # The probe presents the server's own pair: it must be fit for client auth as well.
+    dual = await asyncio.to_thread(pki.ca.issue, "dual", server=True, client_too=True)
+    await asyncio.to_thread(pki.live.cert.write_bytes, dual.cert.read_bytes())
+    await asyncio.to_thread(pki.live.key.write_bytes, dual.key.read_bytes())
+    app = _tls_app(tmp_path, pki, mutual=True)
+    async with running(app):
+        assert app.ports is not None
+        port = app.ports.http
+        context = await asyncio.to_thread(_probe_tls, app.config)
+        assert context is not None
+        healthy, message = await asyncio.to_thread(_probe, "127.0.0.1", port, 5, context)
+        assert healthy, message
+        bare = ssl._create_unverified_context()  # no client certificate: refused
+        healthy, message = await asyncio.to_thread(_probe, "127.0.0.1", port, 5, bare)
+        assert not healthy
