@@ -36,10 +36,11 @@ def image() -> Iterator[str]:
         pytest.skip(f"no base image {BASE_IMAGE}: `make test-image` builds it")
     tag = f"localhost/wfsidecar-test:{uuid.uuid4().hex[:12]}"
     mounts = ["-v", f"{HOST_CA}:{HOST_CA}:ro"] if HOST_CA.exists() else []
-    # --layers=false keeps no intermediate images behind; --format docker keeps HEALTHCHECK.
+    # --layers=false and --force-rm leave no intermediate images or containers behind, even
+    # when the build fails; --format docker keeps the HEALTHCHECK.
     build = [*PODMAN, "build", "--isolation", "chroot", "--network", "host", "--format",
-             "docker", "--layers=false", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", *mounts,
-             "-t", tag, str(REPO)]
+             "docker", "--layers=false", "--force-rm", "--build-arg",
+             f"BASE_IMAGE={BASE_IMAGE}", *mounts, "-t", tag, str(REPO)]
     try:
         started = time.monotonic()
         out = subprocess.run(build, capture_output=True, text=True, timeout=600)

@@ -76,6 +76,8 @@ class Container:
                                 volume).strip())
 
     def start(self) -> None:
+        # A daemon killed outright leaves its ready file behind on the volume.
+        (self.data / "ready.json").unlink(missing_ok=True)
         podman(*self.argv)
 
     def state(self) -> dict[str, Any]:
@@ -93,12 +95,13 @@ class Container:
         ready = self.data / "ready.json"
 
         def check() -> dict[str, int] | None:
+            state = self.state()
+            if state["Status"] != "running":
+                raise AssertionError(f"container {state['Status']}, exit code "
+                                     f"{state['ExitCode']}: {self.logs()}")
             if ready.exists():
                 ports: dict[str, int] = json.loads(ready.read_text())
                 return ports
-            if self.state()["Status"] != "running":
-                raise AssertionError(f"container exited {self.state()['ExitCode']}: "
-                                     f"{self.logs()}")
             return None
 
         ports: dict[str, int] = wait_for(check, timeout, "daemon ready", self.logs)
