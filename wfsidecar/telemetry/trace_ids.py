@@ -18,6 +18,7 @@ restarted daemon, a continue-as-new generation (which copies the field) and a re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -81,8 +82,10 @@ def new_span_id() -> str:
             return span_id
 
 
+@functools.lru_cache(maxsize=4096)
 def derive(kind: str, *parts: str, length: int = 16) -> str:
-    """A hex id of ``length`` digits that depends only on ``kind`` and ``parts``."""
+    """A hex id of ``length`` digits that depends only on ``kind`` and ``parts`` (cached:
+    every turn of a traced instance asks again for the same few ids)."""
     digest = hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()[:length]
     return digest if _nonzero(digest) else "0" * (length - 1) + "1"
 
@@ -124,14 +127,22 @@ def instance_trace(instance_id: str, started: pb.HistoryEvent | None) -> Instanc
     es = started.executionStarted
     if not es.HasField("orchestrationSpanID"):
         return None
-    span_id = es.orchestrationSpanID.value
+    parent = es.parentTraceContext if es.HasField("parentTraceContext") else None
+    return _instance_trace(instance_id, es.orchestrationSpanID.value,
+                           es.orchestrationInstance.executionId.value,
+                           None if parent is None else parent.SerializeToString())
+
+
+@functools.lru_cache(maxsize=4096)
+def _instance_trace(instance_id: str, span_id: str, execution_id: str,
+                    parent_bytes: bytes | None) -> InstanceTrace | None:
+    # Cached by the plain values it depends on: every commit of a traced instance asks.
     if not is_span_id(span_id):
         return None
-    parent = context_parent(es.parentTraceContext if es.HasField("parentTraceContext")
-                            else None)
+    parent = context_parent(None if parent_bytes is None
+                            else pb.TraceContext.FromString(parent_bytes))
     trace_id = parent.trace_id if parent else derive("trace", instance_id, span_id, length=32)
-    return InstanceTrace(trace_id, span_id, parent.span_id if parent else None,
-                         es.orchestrationInstance.executionId.value)
+    return InstanceTrace(trace_id, span_id, parent.span_id if parent else None, execution_id)
 
 
 def trace_id_of(instance_id: str, started: pb.HistoryEvent | None) -> str | None:
