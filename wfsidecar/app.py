@@ -31,6 +31,7 @@ from wfsidecar.clock import Clock, SystemClock
 from wfsidecar.config import Config, RemindersConfig, parse_listener
 from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
 from wfsidecar.health import Phase, Readiness
+from wfsidecar.http.auth import authenticating
 from wfsidecar.http.context import ListenerInfo, WorkflowApi
 from wfsidecar.http.server import HttpListener
 from wfsidecar.security import exposure
@@ -301,7 +302,10 @@ class App:
     async def _start_metrics(self, stack: AsyncExitStack, sources: Sources) -> int | None:
         if self.metrics is None:
             return None
-        listener = MetricsListener(self.config.metrics, self.metrics, sources)
+        # Scrapes need a read-only (or admin) token once tokens are configured.
+        auth = [authenticating(self._gate)] if self._gate is not None else []
+        listener = MetricsListener(self.config.metrics, self.metrics, sources,
+                                   middlewares=auth)
         port = await listener.start()
         stack.push_async_callback(listener.stop)
         return port

@@ -56,6 +56,8 @@ def test_environment_turns_metrics_on(spawn: Spawn, tmp_path: Path, host: str) -
            "WFSIDECAR_METRICS__APP_ID": "orders"}
     if host:
         env["WFSIDECAR_METRICS__HOST"] = host
+        # Beyond loopback without a token the daemon refuses to start (docs/security.md).
+        env["WFSIDECAR_SECURITY__INSECURE"] = "true"
     daemon = spawn([*WFSIDECAR, *daemon_args(tmp_path)], **env)
     port = daemon.wait_ready()["metrics_port"]
     assert listening_addresses(port) == {host or "127.0.0.1"}

@@ -46,6 +46,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", _WF + "/purge"): Access.MANAGE,
     ("GET", "/metadata"): Access.READ,
     ("GET", "/openapi.json"): Access.READ,
+    # The metrics listener's one route (its own port; the same middleware guards it).
+    ("GET", "/metrics"): Access.READ,
+    ("GET", "/storage"): Access.READ,  # the storage report (retention, issue #13 item 5)
 }
 
 _CODES = {Refusal.UNAUTHENTICATED: 401, Refusal.FORBIDDEN: 403, Refusal.RATE_LIMITED: 429}

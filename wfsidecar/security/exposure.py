@@ -38,6 +38,8 @@ def exposed_listeners(config: Config) -> list[str]:
     for spec in cfg.extra_grpc:
         dialect, host, port = parse_listener(spec)
         listeners.append((f"extra_grpc {dialect}", host, port))
+    if config.metrics.enabled:
+        listeners.append(("metrics", config.metrics.host, config.metrics.port))
     return [f"{name} {host}:{port}" for name, host, port in listeners if not is_loopback(host)]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -49,7 +50,8 @@ class MetricsListener:
     """Serves ``GET /metrics`` on ``config.host:config.port`` (port 0 picks a free one)."""
 
     def __init__(self, config: MetricsConfig, observer: MetricsObserver,
-                 sources: Sources) -> None:
+                 sources: Sources, *, middlewares: Sequence[Middleware] = ()) -> None:
+        """``middlewares``: the composition root's token check (docs/security.md)."""
         self.host, self.port = config.host, config.port
         self._observer = observer
         self._sources = sources
@@ -58,7 +60,7 @@ class MetricsListener:
         self._process = CollectorRegistry()
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self._process.register(collector)
-        app = web.Application()
+        app = web.Application(middlewares=list(middlewares))
         app.router.add_get("/metrics", self._scrape)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
 
