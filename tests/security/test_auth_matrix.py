@@ -70,7 +70,10 @@ async def test_every_rpc_refused_without_or_with_a_wrong_token_and_decided_per_r
     assert app.ports is not None
     methods = list(app.grpc_methods)
     assert len(methods) > 40 and not grpc_auth.undecided(methods)
-    methods += [grpc_auth.HEALTH + "Check", "/dapr.proto.runtime.v1.Dapr/GetState"]
+    # Plus health (public), a method of Dapr's runtime API that is not served, and a
+    # service that does not exist: both UNIMPLEMENTED, and only to a caller with a token.
+    methods += [grpc_auth.HEALTH + "Check", "/dapr.proto.runtime.v1.Dapr/GetState",
+                "/no.such.Service/Method"]
     cells = 0
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as dapr, \
             grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.durabletask_grpc}") as ms:

@@ -127,11 +127,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(method, bytes):
             method = method.decode("utf-8", "replace")
         access = access_of(method)
-        if handler is None or access is Access.PUBLIC:
+        if access is Access.PUBLIC:
             return handler
         name = method.rsplit("/", 1)[-1]
         decision = self._gate.check(access, presented_token(details.invocation_metadata),
                                     name)
+        if handler is None:
+            # No such service or method: UNIMPLEMENTED, but only to a caller with a valid
+            # token; others learn nothing of what is served.
+            if decision.refusal is Refusal.UNAUTHENTICATED:
+                return _refusing(grpc.stream_stream_rpc_method_handler(None), decision, None)
+            return None
         if decision.refusal is not None:
             return _refusing(handler, decision, name if access is Access.MANAGE else None)
         if access is Access.MANAGE and handler.unary_unary is not None:
