@@ -136,7 +136,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             # No such service or method: UNIMPLEMENTED, but only to a caller with a valid
             # token; others learn nothing of what is served.
             if decision.refusal is Refusal.UNAUTHENTICATED:
-                return _refusing(grpc.stream_stream_rpc_method_handler(None), decision, None)
+                return _refusing(_UNKNOWN, decision, None)
             return None
         if decision.refusal is not None:
             return _refusing(handler, decision, name if access is Access.MANAGE else None)
@@ -146,6 +146,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer)
         return handler
+
+
+async def _unknown(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+    """Never called: it only gives ``_refusing`` the shape of a method that does not exist."""
+
+
+_UNKNOWN: grpc.RpcMethodHandler[Any, Any] = grpc.stream_stream_rpc_method_handler(_unknown)
 
 
 def _refusing(handler: grpc.RpcMethodHandler[Any, Any], decision: Decision,
