@@ -52,6 +52,7 @@ from wfsidecar.telemetry.tracing import TracingObserver, TracingSettings
 from wfsidecar.workflow import StatusWaiters, WorkItemDispatcher, register_actor_types
 from wfsidecar.workflow.diagnostics import Diagnostics
 from wfsidecar.workflow.entity_service import EntityService
+from wfsidecar.workflow.retention import RetentionSweeper
 from wfsidecar.workflow.service import WorkflowService
 from wfsidecar.workflow.task_hub import TaskHubReset
 
@@ -108,6 +109,7 @@ class App:
         self.runtime: ActorRuntime | None = None
         self.store: StateStore | None = None
         self.service: WorkflowService | None = None
+        self.retention: RetentionSweeper | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
         self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
@@ -162,6 +164,8 @@ class App:
                 sampler=self.tracing.sampler if self.tracing is not None else NEVER)
             # A file from before the instance index: its rows are built before any read.
             await self.service.read_model.backfill(runtime)
+            self.retention = RetentionSweeper(self.service, store, self.config.retention,
+                                              self.clock)
             scheduler = ReminderScheduler(store, runtime, self.clock,
                                           _scheduler_settings(self.config.reminders))
             # After a disk-full or read-only spell, what backed off goes at once.
@@ -189,7 +193,8 @@ class App:
                 service=self.service, dispatch=dispatcher.view(), store=store,
                 diagnostics=Diagnostics(self.service, dispatcher.view(), self.clock),
                 clock=self.clock, version=__version__, store_backend=self.config.store.backend,
-                started_ms=started_ms, listeners=lambda: list(self._listeners)))
+                started_ms=started_ms, listeners=lambda: list(self._listeners),
+                retention=self.retention))
             metrics = await self._start_metrics(stack, Sources(
                 dispatch=dispatcher.view(), reminders=scheduler, actors=runtime, store=store,
                 instances=self.service.read_model))
@@ -198,6 +203,7 @@ class App:
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
                 watcher = loops.create_task(self._watch_security(), name="security")
                 poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
+                sweeper = loops.create_task(self.retention.run(), name="retention")
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
                                         tuple(g.port for g in grpc_listeners[2:]), metrics)
                 await self._set_phase(Phase.READY, grpc_listeners)
@@ -206,8 +212,10 @@ class App:
                             (time.monotonic() - started) * 1000, self.ports.as_json())
                 self.ready.set()
                 await shutdown_trigger()
+                self.retention.stop()  # the instance being purged finishes; no new one starts
                 await self._drain(runtime, scheduler, dispatcher, grpc_listeners)
                 await scheduler_task
+                await sweeper
                 reaper.cancel()
                 poison.cancel()
                 watcher.cancel()

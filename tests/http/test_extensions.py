@@ -234,4 +234,4 @@ async def test_openapi_document_names_every_route(tmp_path: Path) -> None:
     assert operations == {
         "healthz", "healthzOutbound", "metadata", "openapi", "start", "get", "raiseEvent",
         "pause", "resume", "terminate", "purge", "list", "history", "rerun", "diagnostics",
-        "bulkTerminate", "bulkPurge"}
+        "bulkTerminate", "bulkPurge", "storage"}

@@ -11,6 +11,7 @@ from wfsidecar.clock import Clock
 from wfsidecar.store.base import StateStore
 from wfsidecar.workflow.diagnostics import Diagnostics
 from wfsidecar.workflow.dispatch_view import DispatchView
+from wfsidecar.workflow.retention import RetentionSweeper
 from wfsidecar.workflow.service import WorkflowService
 
 
@@ -39,6 +40,7 @@ class WorkflowApi:
     started_ms: int  # wall time the daemon started
     # The listeners bound so far (the HTTP listener starts before the daemon is ready).
     listeners: Callable[[], list[ListenerInfo]]
+    retention: RetentionSweeper | None = None  # the storage report's policy and backlog
 
 
 API_KEY = web.AppKey("workflow_api", WorkflowApi)

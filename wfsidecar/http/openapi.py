@@ -94,6 +94,10 @@ def build(version: str) -> dict[str, Any]:
             "healthzOutbound", "as /v1.0/healthz", [], {"204": {"description": "ready"}})},
         "/v1.0/metadata": {"get": _op("metadata", "daemon summary", [],
                                       _json("200", "Metadata", "the summary"))},
+        "/v1.0/storage": {"get": _op("storage", "storage report: file, statuses, retention", [
+            _query("largest", {"type": "integer", "minimum": 0, "maximum": 100},
+                   "how many of the largest instances to list (default 10)")],
+            _json("200", "Storage", "the report"))},
         "/v1.0/openapi.json": {"get": _op("openapi", "this document", [], {"200": {
             "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {
                 "type": "object"}}}}})},

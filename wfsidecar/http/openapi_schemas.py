@@ -32,6 +32,7 @@ _WORK = {"oneOf": [{"type": "null"}, _object({
     "state": {"type": "string", "enum": ["queued", "dispatched"]}, "attempts": COUNT,
     "stream": {"type": ["integer", "null"]}})]}
 _STREAMS = {"type": "array", "items": {"type": "integer"}}
+_MEASURE = {"count": COUNT, "storedBytes": COUNT}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"errorCode": {"type": "string", "pattern": "^ERR_"}, "message": TEXT}),
@@ -94,4 +95,17 @@ SCHEMAS: dict[str, Any] = {
         "instances": _object({"total": COUNT, "byStatus": _object(
             {s.name: COUNT for s in RuntimeStatus})}),
         "store": _object({"backend": TEXT, "sizeBytes": COUNT})}),
+    "Storage": _object({
+        "store": _object({"backend": TEXT, "fileBytes": COUNT, "freeBytes": COUNT}),
+        "instances": _object({**_MEASURE, "byStatus": _object(
+            {s.name: _object(_MEASURE) for s in RuntimeStatus})}),
+        "largest": {"type": "array", "items": _object({
+            "instanceID": TEXT, "name": TEXT, "runtimeStatus": TEXT, "createdAt": TIME,
+            "historyLength": COUNT, "storedBytes": COUNT})},
+        "retention": _object({
+            "policySeconds": {"type": "object", "additionalProperties": {"type": "number"}},
+            "backlog": {"type": "object", "additionalProperties": _object(_MEASURE)},
+            "lastSweep": {"oneOf": [{"type": "null"}, _object({
+                k: COUNT for k in ("purged", "purgedBytes", "archived", "skipped", "packed",
+                                   "reclaimedPages")})]}})}),
 }

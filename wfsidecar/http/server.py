@@ -15,7 +15,7 @@ from aiohttp import web
 from wfsidecar import __version__
 from wfsidecar.errors import StartupError
 from wfsidecar.health import Readiness
-from wfsidecar.http import diagnostics, extensions, metadata, openapi, workflow_api
+from wfsidecar.http import diagnostics, extensions, metadata, openapi, storage, workflow_api
 from wfsidecar.http.auth import authenticating, undecided
 from wfsidecar.http.context import API_KEY, WorkflowApi
 from wfsidecar.http.errors import body_limit, json_errors
@@ -68,6 +68,7 @@ def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
             workflow_api.add_routes(app.router, prefix)
             diagnostics.add_routes(app.router, prefix)
         metadata.add_routes(app.router)
+        storage.add_routes(app.router)
         openapi.add_routes(app.router, __version__)
     missing = undecided(app)
     if missing:
