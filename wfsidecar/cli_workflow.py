@@ -20,6 +20,7 @@ from wfsidecar.cli_daemon import EXIT_FAILED, output_option, talks_to_daemon
 from wfsidecar.cli_filters import Later, filter_options
 from wfsidecar.cli_output import emit, history_table, instances_table, metadata_table
 from wfsidecar.cli_workflow_bulk import purge, terminate
+from wfsidecar.cli_workflow_storage import storage
 from wfsidecar.client import SORT_KEYS, TERMINAL_STATUSES, ListFilter, WorkflowClient
 
 
@@ -41,6 +42,7 @@ def workflow_group() -> None:
 
 workflow_group.add_command(purge)
 workflow_group.add_command(terminate)
+workflow_group.add_command(storage)
 
 
 @workflow_group.command(name="list")

@@ -176,6 +176,11 @@ class WorkflowClient:
     def metadata(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._call("GET", "/v1.0/metadata"))
 
+    def storage(self, largest: int = 10) -> dict[str, Any]:
+        """The storage report (``GET /v1.0/storage``): file size, bytes per status, the
+        ``largest`` instances, the retention policy and its backlog."""
+        return cast(dict[str, Any], self._call("GET", f"/v1.0/storage?largest={largest}"))
+
     def healthy(self) -> bool:
         """Whether ``/v1.0/healthz`` answers 204 (ready); False while starting or draining."""
         try:
