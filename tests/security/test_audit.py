@@ -3,6 +3,7 @@ peer, outcome), refused attempts included; never a token, never a read."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -43,11 +44,14 @@ async def test_management_calls_are_audited_without_tokens(
     lines = [r.getMessage() for r in caplog.records if r.name == "wfsidecar.audit"]
     assert len(lines) == 4, lines
     started, refused, terminated, bulk = lines
-    assert "op=StartInstance target=instance=audited-1 role=admin" in started
+    admin_id = hashlib.sha256(TOKENS[Role.ADMIN].encode()).hexdigest()[:8]
+    reader_id = hashlib.sha256(TOKENS[Role.READ_ONLY].encode()).hexdigest()[:8]
+    assert f"op=StartInstance target=instance=audited-1 role=admin token={admin_id} " in started
     assert "outcome=OK" in started and "peer=ipv4:127.0.0.1:" in started
-    assert "instance=audited-2 role=read-only" in refused
+    assert f"instance=audited-2 role=read-only token={reader_id} " in refused
     assert "outcome=PERMISSION_DENIED" in refused
-    assert "/terminate target=instance=audited-1 role=admin peer=127.0.0.1" in terminated
+    assert f"/terminate target=instance=audited-1 role=admin token={admin_id} peer=127.0.0.1" \
+        in terminated
     assert "outcome=202" in terminated
     assert "filter=status=TERMINATED&dryRun=true" in bulk
     for line in lines:

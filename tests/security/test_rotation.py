@@ -5,10 +5,13 @@ refused on both edges. A file emptied for a moment keeps what it held."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 from pathlib import Path
 
 import aiohttp
 import grpc
+import pytest
 
 from tests.test_app import running
 from wfsidecar.app import App
@@ -44,7 +47,8 @@ async def _eventually(check: object, expected: object) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_rotating_the_token_file_needs_no_restart(tmp_path: Path) -> None:
+async def test_rotating_the_token_file_needs_no_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     tokens = tmp_path / "tokens"
     await asyncio.to_thread(tokens.write_text, "# admin tokens\nold-token\n")
     app = App(load(None, env={}, overrides={
@@ -52,6 +56,7 @@ async def test_rotating_the_token_file_needs_no_restart(tmp_path: Path) -> None:
         "listeners.http.port": 0, "store.backend": "memory",
         "security.api_token_file": str(tokens), "security.reload_interval": 0.05}),
         configure_logging=False)
+    caplog.set_level(logging.INFO, logger="wfsidecar.security")
     async with running(app):
         assert app.ports is not None
         grpc_port, http_port = app.ports.dapr_grpc, app.ports.http
@@ -62,6 +67,11 @@ async def test_rotating_the_token_file_needs_no_restart(tmp_path: Path) -> None:
         await _eventually(lambda: _grpc_ok(grpc_port, "new-token"), grpc.StatusCode.OK)
         assert await _grpc_ok(grpc_port, "old-token") is grpc.StatusCode.OK
         assert await _http_status(http_port, "new-token") == 200
+        # The re-read is logged with the tokens' ids, never the tokens.
+        ids = [hashlib.sha256(t.encode()).hexdigest()[:8] for t in ("old-token", "new-token")]
+        reread = [r.getMessage() for r in caplog.records if "re-read" in r.getMessage()]
+        assert any(f"(ids {ids[0]}, {ids[1]})" in line for line in reread), reread
+        assert not any("new-token" in r.getMessage() for r in caplog.records)
         await _replace(tokens, "")  # half-way through a write: nobody is locked out
         await asyncio.sleep(0.3)
         assert await _grpc_ok(grpc_port, "new-token") is grpc.StatusCode.OK

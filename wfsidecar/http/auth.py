@@ -122,4 +122,5 @@ def _audit(request: web.Request, decision: Decision, outcome: str) -> None:
         f"filter={request.query_string}" if request.query_string else "")
     route = request.match_info.route.resource
     operation = f"{request.method} {route.canonical if route else request.path}"
-    audit.record("http", operation, target, decision.role, request.remote or "", outcome)
+    audit.record("http", operation, target, decision.role, decision.token_id,
+                 request.remote or "", outcome)

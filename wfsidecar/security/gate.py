@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from wfsidecar.security.access import Access, Role, allowed, needed
 from wfsidecar.security.rate import RateLimiter
-from wfsidecar.security.tokens import Credentials, digest
+from wfsidecar.security.tokens import Credentials, digest, token_id
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Decision:
     role: Role | None  # None only when refused as unauthenticated; ADMIN when auth is off
     refusal: Refusal | None = None
     message: str = ""
+    token_id: str = ""  # tokens.token_id of a valid token sent; "" without one
 
 
 class Gate:
@@ -45,7 +46,7 @@ class Gate:
         """Decide one call of ``operation`` (named in a refusal's message)."""
         if access is Access.PUBLIC:
             return Decision(Role.ADMIN)
-        role = Role.ADMIN
+        role, sent = Role.ADMIN, ""
         key: bytes | str = "anonymous"  # without tokens, every caller shares one rate
         if self.credentials.enabled:
             if not token:
@@ -54,16 +55,18 @@ class Gate:
             if found is None:
                 return Decision(None, Refusal.UNAUTHENTICATED, INVALID_TOKEN)
             role, key = found, digest(token)
+            sent = token_id(key)
             if not allowed(role, access):
                 return Decision(role, Refusal.FORBIDDEN,
                                 f"{operation} needs {needed(access)}; "
-                                f"the token sent is a {role.value} token")
+                                f"the token sent is a {role.value} token", sent)
         if self._limiter is not None and not self._limiter.allow(key):
             return Decision(role, Refusal.RATE_LIMITED,
                             f"request rate over security.rate_limit "
                             f"({self._limiter.rate:g}/s, burst {self._limiter.burst}) "
-                            f"for this {'token' if self.enabled else 'daemon (no tokens)'}")
-        return Decision(role)
+                            f"for this {'token' if self.enabled else 'daemon (no tokens)'}",
+                            sent)
+        return Decision(role, token_id=sent)
 
 
 def bearer(value: str) -> str | None:

@@ -26,6 +26,12 @@ def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+def token_id(token_digest: bytes) -> str:
+    """A token's id in logs: the first 8 hex digits of its SHA-256 (it tells tokens apart,
+    e.g. who still sends the old one during a rotation, without revealing any)."""
+    return token_digest[:4].hex()
+
+
 def parse_token_file(text: str) -> list[str]:
     """One token per line; blank lines and ``#`` comments are skipped."""
     return [line.strip() for line in text.splitlines()
@@ -68,16 +74,18 @@ class Credentials:
             ConfigError: a token file is unreadable or holds no token.
         """
         for source in self._sources:
-            if source.path is None:
-                continue
-            try:
-                text = await asyncio.to_thread(source.path.read_text, encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(source.key, f"cannot read token file {source.path}: "
-                                  f"{getattr(exc, 'strerror', None) or exc}") from exc
-            if not parse_token_file(text):
-                raise ConfigError(source.key, f"token file {source.path} holds no token")
-            self._take(source, text)
+            if source.path is not None:
+                try:
+                    text = await asyncio.to_thread(source.path.read_text, encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise ConfigError(source.key, f"cannot read token file {source.path}: "
+                                      f"{getattr(exc, 'strerror', None) or exc}") from exc
+                if not parse_token_file(text):
+                    raise ConfigError(source.key, f"token file {source.path} holds no token")
+                self._take(source, text)
+            if source.digests:
+                logger.info("%d %s token(s) valid (ids %s)", len(source.digests),
+                            source.role.value, ", ".join(token_id(d) for d in source.digests))
 
     async def reload(self) -> None:
         """Re-read the token files; a file that is unreadable or empty for a moment (being
@@ -98,8 +106,9 @@ class Credentials:
                                source.path, len(source.loaded))
                 continue
             self._take(source, text)
-            logger.info("token file %s re-read: %d %s token(s) valid", source.path,
-                        len(source.loaded), source.role.value)
+            logger.info("token file %s re-read: %d %s token(s) valid (ids %s)", source.path,
+                        len(source.loaded), source.role.value,
+                        ", ".join(token_id(d) for d in source.loaded))
 
     @staticmethod
     def _take(source: _Source, text: str) -> None:

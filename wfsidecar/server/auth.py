@@ -163,8 +163,7 @@ def _refusing(handler: grpc.RpcMethodHandler[Any, Any], decision: Decision,
     async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if audited is not None:
             audit.record("grpc", audited, target(audited, request), decision.role,
-                         context.peer(),
-                         code.name)
+                         decision.token_id, context.peer(), code.name)
         await context.abort(code, decision.message)
 
     async def refuse_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any],
@@ -196,8 +195,8 @@ def _audited(name: str, decision: Decision, call: Any) -> Any:
             outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED"
             raise
         finally:
-            audit.record("grpc", name, target(name, request), decision.role, context.peer(),
-                         outcome)
+            audit.record("grpc", name, target(name, request), decision.role,
+                         decision.token_id, context.peer(), outcome)
     return audited
 
 
