@@ -148,3 +148,25 @@ async def test_children_go_with_their_parent_on_the_background_sweep(tmp_path: P
             ("p", "COMPLETED"), ("p:kid", "FAILED")]
         assert lines[0]["instance"]["childInstanceIds"] == ["p:kid"]
     # served() left: the daemon stopped, the sweeper's task among the rest.
+
+
+async def test_nothing_is_purged_when_the_archive_cannot_be_written(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    app = daemon(tmp_path, clock, **{"retention.anyTerminal": "1m",
+                                     "retention.sweep_interval": "10s",
+                                     "retention.archive_path": str(tmp_path / "no" / "a.jsonl")})
+    async with served(app) as http, worker(app) as raw:
+        await run_one(http, raw, "kept", data=None)
+        assert app.retention is not None
+        for _ in range(500):  # the sweep at start-up (nothing expired yet) has finished
+            if app.retention.last is not None:
+                break
+            await asyncio.sleep(0.01)
+        first = app.retention.last
+        assert first is not None
+        clock.advance(120)  # the background sweep runs, fails to archive, and logs it
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+        assert app.retention.last is first  # no sweep finished
+        assert await http.ids() == ["kept"]
+        await run_one(http, raw, "still-serving", data=None)

@@ -101,8 +101,13 @@ class RetentionSweeper:
         while not self._stopping.is_set():
             try:
                 result = await self.sweep()
-            except WfSidecarError as exc:  # the store cannot write now: next time
+            except (WfSidecarError, OSError) as exc:
+                # The store cannot write now, or the archive cannot be written (then
+                # nothing of that batch was purged): next time.
                 logger.warning("retention sweep failed: %s", exc)
+            except Exception:
+                # A sweeper bug must not take the daemon's live work down with it.
+                logger.exception("retention sweep failed")
             else:
                 if result.purged or result.packed or result.reclaimed_pages:
                     logger.info(
