@@ -69,6 +69,7 @@ def silent_port() -> Iterator[int]:
     ["list"], ["count"], ["get", "x"], ["history", "x"], ["export", "x"], ["watch", "x"],
     ["run", "W"], ["raise-event", "x/e"], ["suspend", "x"], ["resume", "x"],
     ["terminate", "x"], ["purge", "x"], ["purge", "--all", "--yes"], ["rerun", "x", "-e", "1"],
+    ["storage"],
 ])
 def test_every_verb_exits_3_when_nothing_listens(args: list[str], closed_port: int) -> None:
     address = f"http://127.0.0.1:{closed_port}"
