@@ -83,6 +83,13 @@ def _where(flt: InstanceFilter) -> tuple[list[str], list[Any]]:
 def query(conn: sqlite3.Connection, *, query: InstanceQuery) -> InstancePage:
     clauses, params = _where(query.filter)
     sort = _SORT_SQL[query.sort]
+    flt = query.filter
+    if query.sort == "completed" and (flt.completed_from_ms is not None
+                                      or flt.completed_to_ms is not None):
+        # Only completed rows can match, so the COALESCE is moot; the bare column lets
+        # the (status, completed_ms) index give the order, and a LIMIT stop early instead
+        # of sorting every match (retention's query over a large backlog).
+        sort = "i.completed_ms"
     after = query.after()
     if after is not None:
         clauses.append(f"({sort}, a.actor_id) {'<' if query.descending else '>'} (?, ?)")
