@@ -22,30 +22,23 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-
 from wfsidecar import __version__, logs
 from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
+from wfsidecar.app_listeners import Listeners, open_store
+from wfsidecar.app_security import Security
 from wfsidecar.clock import Clock, SystemClock
-from wfsidecar.config import Config, RemindersConfig, parse_listener
-from wfsidecar.errors import SchemaTooNewError, StartupError, StoreError, StoreLockedError
+from wfsidecar.config import Config, RemindersConfig
+from wfsidecar.errors import StartupError
 from wfsidecar.health import Phase, Readiness
-from wfsidecar.http.auth import authenticating
-from wfsidecar.http.context import ListenerInfo, WorkflowApi
-from wfsidecar.http.server import HttpListener
-from wfsidecar.security import exposure
-from wfsidecar.security.gate import Gate
-from wfsidecar.security.rate import RateLimiter
-from wfsidecar.security.tls import TlsFiles
-from wfsidecar.security.tokens import Credentials
+from wfsidecar.http.context import WorkflowApi
 from wfsidecar.server.auth import served_methods, undecided
 from wfsidecar.server.dapr_runtime_service import DaprRuntimeService
 from wfsidecar.server.dapr_service import DaprSidecarService
 from wfsidecar.server.grpc_listener import GrpcListener
 from wfsidecar.server.ms_service import MsSidecarService
 from wfsidecar.store.base import StateStore
-from wfsidecar.telemetry.metrics import MetricsListener, MetricsObserver, Sources
+from wfsidecar.telemetry.metrics import MetricsObserver, Sources
 from wfsidecar.telemetry.observer import Observer, Observers
 from wfsidecar.telemetry.trace_ids import NEVER
 from wfsidecar.telemetry.tracing import TracingObserver, TracingSettings
@@ -112,7 +105,6 @@ class App:
         self.retention: RetentionSweeper | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
-        self._listeners: list[ListenerInfo] = []  # bound so far, for GET /v1.0/metadata
         self.grpc_methods: list[str] = []  # every RPC served (server/auth.py decides each)
         chosen = list(observers)
         self.metrics: MetricsObserver | None = None
@@ -126,6 +118,8 @@ class App:
             chosen.append(self.tracing)
         # The one telemetry seam every component reports to (metrics and tracing join here).
         self.observer: Observer = Observers.of(chosen)
+        self.security = Security(config)  # loaded at the start of serve()
+        self._listeners = Listeners(config, self.readiness, self.observer, self.security)
 
     async def serve(self, shutdown_trigger: Callable[[], Awaitable[object]]) -> None:
         """Start, serve until ``shutdown_trigger()`` returns, then drain and stop.
@@ -136,13 +130,13 @@ class App:
         if self._configure_logging:
             logs.configure(self.config.logging.level, self.config.logging.format)
         started, started_ms = time.monotonic(), self.clock.now_ms()
-        await self._secure()
+        await self.security.load()
         async with AsyncExitStack() as stack:
             if self.tracing is not None:
                 # Closed last, so the spans of turns that finish while draining go out.
                 self.tracing.start()
                 stack.push_async_callback(self.tracing.close, self.config.lifecycle.drain_timeout)
-            store = await self._open_store(stack)
+            store = await open_store(self.config, self.readiness, stack)
             self.store = store
             observer = self.observer
             store.observe(observer)
@@ -187,21 +181,21 @@ class App:
             if missing:
                 raise StartupError("RPCs without an access decision in server/auth.py: "
                                    + ", ".join(missing))
-            grpc_listeners = await self._start_grpc(
+            grpc_listeners = await self._listeners.start_grpc(
                 stack, (dapr.handler(), runtime_api.handler()), (ms.handler(),))
-            http = await self._start_http(stack, WorkflowApi(
+            http = await self._listeners.start_http(stack, WorkflowApi(
                 service=self.service, dispatch=dispatcher.view(), store=store,
                 diagnostics=Diagnostics(self.service, dispatcher.view(), self.clock),
                 clock=self.clock, version=__version__, store_backend=self.config.store.backend,
-                started_ms=started_ms, listeners=lambda: list(self._listeners),
+                started_ms=started_ms, listeners=lambda: list(self._listeners.bound),
                 retention=self.retention))
-            metrics = await self._start_metrics(stack, Sources(
+            metrics = await self._listeners.start_metrics(stack, self.metrics, Sources(
                 dispatch=dispatcher.view(), reminders=scheduler, actors=runtime, store=store,
                 instances=self.service.read_model))
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")
-                watcher = loops.create_task(self._watch_security(), name="security")
+                watcher = loops.create_task(self.security.watch(), name="security")
                 poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
                 sweeper = loops.create_task(self.retention.run(), name="retention")
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
@@ -239,120 +233,6 @@ class App:
             for listener in grpc_listeners:
                 stopping.create_task(listener.stop(deadline))
             stopping.create_task(runtime.drain(deadline))
-
-    async def _open_store(self, stack: AsyncExitStack) -> StateStore:
-        cfg = self.config.store
-        store: StateStore
-        if cfg.backend == "memory":
-            from wfsidecar.store.memory import MemoryStore
-
-            store = MemoryStore()
-        else:
-            from wfsidecar.store.sqlite import SqliteStore
-
-            path = Path(cfg.sqlite.path)
-            try:
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-                store = await SqliteStore.open(
-                    path,
-                    synchronous=cfg.sqlite.synchronous,
-                    busy_timeout=cfg.sqlite.busy_timeout,
-                    max_batch=cfg.sqlite.max_batch,
-                )
-            except (StoreLockedError, SchemaTooNewError) as exc:
-                raise StartupError(str(exc)) from exc
-            except (StoreError, OSError) as exc:
-                raise StartupError(f"cannot open database {path}: {exc}") from exc
-            logger.info("store: sqlite %s (synchronous=%s)", path, cfg.sqlite.synchronous)
-            # A store that cannot write (disk full, read-only) makes the daemon not ready
-            # until a commit or the store's own probe succeeds again.
-            sqlite_store = store
-            self.readiness.add_fault_source(lambda: sqlite_store.write_fault)
-        stack.push_async_callback(store.close)
-        return store
-
-    async def _start_grpc(self, stack: AsyncExitStack,
-                          dapr: tuple[grpc.GenericRpcHandler, ...],
-                          ms: tuple[grpc.GenericRpcHandler, ...]) -> list[GrpcListener]:
-        listeners = []
-        cfg = self.config.listeners
-        wanted = [("dapr", "dapr", cfg.dapr_grpc.host, cfg.dapr_grpc.port),
-                  ("durabletask", "ms", cfg.durabletask_grpc.host, cfg.durabletask_grpc.port)]
-        for spec in cfg.extra_grpc:
-            dialect, host, port = parse_listener(spec)
-            wanted.append((f"extra {dialect}", dialect, host, port))
-        for name, dialect, host, port in wanted:
-            listener = GrpcListener(name, host, port, max_message_size=cfg.max_message_size,
-                                    keepalive=(cfg.keepalive_interval, cfg.keepalive_timeout),
-                                    fault=lambda: self.readiness.fault,
-                                    observer=self.observer, gate=self._gate, tls=self._tls)
-            # One dialect per listener: the two give some field numbers different meanings.
-            listener.server.add_generic_rpc_handlers(dapr if dialect == "dapr" else ms)
-            await listener.start()
-            self._listeners.append(ListenerInfo(name, "grpc", dialect, host, listener.port))
-            # Unwinding after a failed start or a drain: stop is idempotent and the grace
-            # here only matters if the drain never ran.
-            stack.push_async_callback(listener.stop, 0)
-            listeners.append(listener)
-        return listeners
-
-    async def _start_http(self, stack: AsyncExitStack, api: WorkflowApi) -> int:
-        cfg = self.config.listeners.http
-        listener = HttpListener(cfg.host, cfg.port, self.readiness, api,
-                                max_body_size=cfg.max_body_size, observer=self.observer,
-                                gate=self._gate,
-                                ssl_context=self._tls.ssl_context() if self._tls.enabled else None)
-        port = await listener.start()
-        self._listeners.append(ListenerInfo("http", "http", None, cfg.host, port))
-        stack.push_async_callback(listener.stop)
-        return port
-
-    async def _start_metrics(self, stack: AsyncExitStack, sources: Sources) -> int | None:
-        if self.metrics is None:
-            return None
-        # Scrapes need a read-only (or admin) token once tokens are configured.
-        auth = [authenticating(self._gate)] if self._gate is not None else []
-        listener = MetricsListener(self.config.metrics, self.metrics, sources,
-                                   middlewares=auth)
-        port = await listener.start()
-        stack.push_async_callback(listener.stop)
-        return port
-
-    async def _secure(self) -> None:
-        """Tokens, TLS files, rate limit, and the refusal of an unprotected exposure.
-
-        Raises:
-            ConfigError: a token or TLS file does not load, or a listener is exposed beyond
-                loopback with no token and without ``security.insecure``.
-        """
-        cfg = self.config.security
-        self._credentials = Credentials(cfg)
-        await self._credentials.load()
-        self._tls = TlsFiles(cfg.tls)
-        await self._tls.load()
-        self._exposed = exposure.check(self.config, self._credentials.enabled)
-        limiter = RateLimiter(cfg.rate_limit, cfg.rate_burst) if cfg.rate_limit else None
-        # No gate at all by default (no token, no rate): the edges run no auth code.
-        self._gate = (Gate(self._credentials, limiter)
-                      if self._credentials.enabled or limiter else None)
-        if self._exposed and not self._credentials.enabled:
-            exposure.warn_insecure(self._exposed)
-        if self._credentials.enabled:
-            logger.info("API tokens required on every listener (health excepted)")
-
-    async def _watch_security(self) -> None:
-        """Re-read token and certificate files; repeat the --insecure warning hourly."""
-        interval = self.config.security.reload_interval
-        warn_every = exposure.INSECURE_WARNING_INTERVAL
-        insecure = bool(self._exposed) and not self._credentials.enabled
-        last_warning = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            await self._credentials.reload()
-            await self._tls.reload()
-            if insecure and time.monotonic() - last_warning >= warn_every:
-                exposure.warn_insecure(self._exposed)
-                last_warning = time.monotonic()
 
     async def _set_phase(self, phase: Phase, grpc_listeners: list[GrpcListener]) -> None:
         self.readiness.phase = phase
