@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from wfsidecar._config_values import DURATION, SECRET, SIZE, Range, format_duration
+from wfsidecar._config_values import DURATION, SIZE, Range, format_duration
 from wfsidecar.errors import ConfigError
 
 Port = Annotated[int, Range(0, 65535)]
@@ -182,72 +182,6 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class TlsConfig:
-    """TLS on every gRPC listener and the HTTP listener (docs/security.md)."""
-
-    cert_file: str | None = None
-    """PEM certificate chain the listeners present; with ``key_file`` it turns TLS on.
-    Re-read when it changes (``security.reload_interval``), so a renewal needs no restart."""
-    key_file: str | None = None
-    """PEM private key of ``cert_file``."""
-    client_ca_file: str | None = None
-    """PEM bundle of the CAs whose client certificates are accepted: mutual TLS. A client
-    without a certificate signed by one of them is refused during the handshake."""
-
-    def __post_init__(self) -> None:
-        if (self.cert_file is None) != (self.key_file is None):
-            missing = "key_file" if self.key_file is None else "cert_file"
-            raise ConfigError(f"security.tls.{missing}",
-                              "cert_file and key_file must be set together")
-        if self.client_ca_file is not None and self.cert_file is None:
-            raise ConfigError("security.tls.client_ca_file",
-                              "mutual TLS needs security.tls.cert_file and key_file too")
-
-
-@dataclass(frozen=True, slots=True)
-class SecurityConfig:
-    """Authentication of clients, TLS and request rates (docs/security.md)."""
-
-    api_token: Annotated[str | None, SECRET] = None
-    """The admin token: every RPC and route. Clients send it as ``dapr-api-token`` (what
-    the Dapr SDKs send from ``DAPR_API_TOKEN``) or ``authorization: Bearer``. Also read
-    from ``DAPR_API_TOKEN``. Health checks never need a token."""
-    api_token_file: str | None = None
-    """A file of admin tokens, one per line (blank lines and ``#`` comments skipped), all
-    valid at once, so a rotation can hold the old and the new token; re-read when it
-    changes (a Kubernetes Secret's update needs no restart)."""
-    read_token: Annotated[str | None, SECRET] = None
-    """The read-only token: get, list, history, diagnostics, metadata (dashboards). It can
-    never start, change or delete an instance, nor pull work items."""
-    read_token_file: str | None = None
-    """A file of read-only tokens, as ``api_token_file``."""
-    worker_token: Annotated[str | None, SECRET] = None
-    """The worker token: what SDK workers call (GetWorkItems, the Complete and Abandon
-    RPCs, histories), nothing that manages instances."""
-    worker_token_file: str | None = None
-    """A file of worker tokens, as ``api_token_file``."""
-    insecure: bool = False
-    """Start even with a listener on a non-loopback address and no token (a loud warning
-    at start and every hour). Without it such a daemon refuses to start."""
-    reload_interval: Duration = 2.0
-    """How often token files and TLS certificate files are checked for changes."""
-    rate_limit: Annotated[float | None, Range(0.001, None)] = None
-    """Requests per second allowed per token (per client address without tokens) on every
-    listener; over it a call gets RESOURCE_EXHAUSTED / 429. Unset: no limit."""
-    rate_burst: PositiveInt = 50
-    """How many requests above ``rate_limit`` a token may make at once."""
-    tls: TlsConfig = field(default_factory=TlsConfig)
-    """Server TLS and optional mutual TLS."""
-
-    def __post_init__(self) -> None:
-        if self.api_token is None and self.api_token_file is None:
-            for name in ("read_token", "worker_token"):
-                if getattr(self, name) is not None or getattr(self, name + "_file"):
-                    raise ConfigError(f"security.{name}", "needs an admin token too: set "
-                                      "security.api_token or security.api_token_file")
-
-
-@dataclass(frozen=True, slots=True)
 class WorkItemsConfig:
     """Work handed to app workers over GetWorkItems."""
 
@@ -266,51 +200,6 @@ class WorkItemsConfig:
     max_in_flight_per_stream: Annotated[int | None, Range(1, None)] = None
     """Most work items one stream holds unanswered; the stream gets no more until it
     completes or abandons one. Unset: no limit (the SDK's own concurrency decides)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
-    """Prometheus metrics (docs/observability.md), on a listener of their own."""
-
-    enabled: bool = False
-    """Serve ``GET /metrics`` on ``host:port``. Off by default, so that a second daemon or a
-    Dapr sidecar already on port 9090 does not stop this one from starting;
-    ``--metrics-port`` turns it on."""
-    host: str = "127.0.0.1"
-    """Interface to bind. ``127.0.0.1`` keeps the metrics private to this machine;
-    ``0.0.0.0`` lets a Prometheus elsewhere scrape them (containers)."""
-    port: Port = 9090
-    """TCP port, 0-65535 (Dapr's metrics port is 9090 too). 0 lets the OS pick a free port
-    (reported in the ready file)."""
-    app_id: str | None = None
-    """Value of the ``app_id`` label on Dapr's ``dapr_runtime_workflow_*`` metrics, as
-    Dapr's ``--app-id``; unset means an empty label."""
-    namespace: str | None = None
-    """Value of the ``namespace`` label on Dapr's metrics; unset means an empty label."""
-    instances_max_age: Duration = 10.0
-    """How old the per-status instance counts (``wfsidecar_instances``) may be when
-    scraped: a scrape recounts them from the instance index (one query per status) only
-    when they are older than this."""
-
-
-@dataclass(frozen=True, slots=True)
-class TracingConfig:
-    """OpenTelemetry traces exported to Zipkin (docs/observability.md)."""
-
-    zipkin_endpoint: str | None = None
-    """Zipkin v2 URL spans are posted to, e.g. ``http://localhost:9411/api/v2/spans``;
-    Jaeger's Zipkin port and an OpenTelemetry collector's Zipkin receiver take them too.
-    Unset: ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``; neither set: tracing is off."""
-    sampling_ratio: Annotated[float | None, Range(0, 1)] = None
-    """Share of new top-level workflow instances traced, 0 to 1; children follow their
-    parent and a caller's sampled flag is honoured. Unset: ``OTEL_TRACES_SAMPLER`` and
-    ``OTEL_TRACES_SAMPLER_ARG``, else every instance."""
-    service_name: str | None = None
-    """The daemon's service name in Zipkin. Unset: ``OTEL_SERVICE_NAME``, else
-    ``wfsidecar``."""
-    include_payloads: bool = False
-    """Put workflow, activity and event inputs and outputs into span attributes
-    (``wfsidecar.input``, ``wfsidecar.output``). Off: no payload ever leaves in a trace."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,21 +30,19 @@ from wfsidecar._config_sections import (
     LogFormat,
     LoggingConfig,
     LogLevel,
-    MetricsConfig,
     Port,
     PositiveInt,
     RemindersConfig,
-    SecurityConfig,
     SqliteConfig,
     SqliteSynchronous,
     StoreBackend,
     StoreConfig,
     TestingConfig,
-    TlsConfig,
-    TracingConfig,
     WorkItemsConfig,
     parse_listener,
 )
+from wfsidecar._config_security import SecurityConfig, TlsConfig
+from wfsidecar._config_telemetry import MetricsConfig, TracingConfig
 from wfsidecar._config_values import format_duration, parse_duration, parse_size
 
 __all__ = [
