@@ -19,7 +19,7 @@ from tests.security._certs import Authority, Pair
 from tests.security._support import TOKENS, secured
 from tests.test_app import running
 from wfsidecar.app import App
-from wfsidecar.cli import _probe
+from wfsidecar.cli_probe import probe as _probe
 from wfsidecar.security.access import Role
 
 HELLO = "/TaskHubSidecarService/Hello"
@@ -187,7 +187,7 @@ async def test_the_operator_cli_over_https_with_tokens(tls_app: App, pki: Pki) -
 
 async def test_wfsidecar_health_under_mutual_tls_shows_the_servers_certificate(
         tmp_path: Path, pki: Pki) -> None:
-    from wfsidecar.cli import _probe_tls
+    from wfsidecar.cli_probe import probe_tls as _probe_tls
 
     # The probe presents the server's own pair: it must be fit for client auth as well.
     dual = await asyncio.to_thread(pki.ca.issue, "dual", server=True, client_too=True)
