@@ -15,8 +15,6 @@ from wfsidecar.engine import rewind
 from wfsidecar.engine.actions import (
     record_action,
     record_delivered,
-    schedules,
-    unresolved_scheduling,
 )
 from wfsidecar.engine.completion import complete, completion_status, continue_as_new
 from wfsidecar.engine.entities import MessageEntity
@@ -28,6 +26,7 @@ from wfsidecar.engine.outbox import (
     StartChild,
     TerminateInstance,
 )
+from wfsidecar.engine.scheduling import schedules, unresolved_scheduling
 from wfsidecar.engine.status import InstanceView, RuntimeStatus, project
 from wfsidecar.engine.turn import TurnInput
 from wfsidecar.errors import InvalidArgumentError

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
-from wfsidecar.engine.actions import unresolved_scheduling
+from wfsidecar.engine.scheduling import unresolved_scheduling
 from wfsidecar.engine.status import TERMINAL, project
 from wfsidecar.errors import FailedPreconditionError, InvalidArgumentError
 from wfsidecar.telemetry.trace_ids import child_span_id

@@ -1,7 +1,7 @@
 """Why is this instance stuck? A read-only answer built from its history and the dispatcher.
 
 Nothing here changes state or takes a turn beyond the snapshot read: pending activities
-are the TaskScheduled events no result has resolved yet (``engine.actions
+are the TaskScheduled events no result has resolved yet (``engine.scheduling
 .unresolved_scheduling``), each with where its work item is; pending timers come from
 ``engine.unfired_timers``; whether a worker can run the instance is asked of the
 connected streams' work-item filters (``DispatchView.streams_accepting``).
@@ -15,7 +15,7 @@ from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.clock import Clock
 from wfsidecar.engine import RuntimeStatus
-from wfsidecar.engine.actions import unresolved_scheduling
+from wfsidecar.engine.scheduling import unresolved_scheduling
 from wfsidecar.errors import NotFoundError
 from wfsidecar.workflow.dispatch_view import DispatchView, WorkState
 from wfsidecar.workflow.messages import InstanceSnapshot
