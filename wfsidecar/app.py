@@ -136,7 +136,7 @@ class App:
                 # Closed last, so the spans of turns that finish while draining go out.
                 self.tracing.start()
                 stack.push_async_callback(self.tracing.close, self.config.lifecycle.drain_timeout)
-            store = await open_store(self.config, self.readiness, stack)
+            store = await self._open_store(stack)
             self.store = store
             observer = self.observer
             store.observe(observer)
@@ -233,6 +233,10 @@ class App:
             for listener in grpc_listeners:
                 stopping.create_task(listener.stop(deadline))
             stopping.create_task(runtime.drain(deadline))
+
+    async def _open_store(self, stack: AsyncExitStack) -> StateStore:
+        """The configured store (a subclass may wrap it: the hazard tests inject faults)."""
+        return await open_store(self.config, self.readiness, stack)
 
     async def _set_phase(self, phase: Phase, grpc_listeners: list[GrpcListener]) -> None:
         self.readiness.phase = phase
