@@ -19,11 +19,12 @@ import secrets
 import time
 from collections import defaultdict, deque
 
-from wfsidecar.errors import LimitExceededError, NotFoundError, ShuttingDownError, StoreError
+from wfsidecar.errors import NotFoundError, ShuttingDownError, StoreError
 from wfsidecar.workflow import work_item
 from wfsidecar.workflow.dispatch_view import DispatchView
 from wfsidecar.workflow.history_marks import HistoryMarks
 from wfsidecar.workflow.redispatch import RedispatchTimers
+from wfsidecar.workflow.streams import Streams
 from wfsidecar.workflow.work_item import Accepts, Kind, PoisonReports, WorkItem, accept_all
 
 # Re-exported: actors, the gRPC services and tests import these from here.
@@ -39,9 +40,8 @@ class WorkItemDispatcher:
                  backoff_max: float = 60.0, max_streams: int | None = None,
                  max_in_flight_per_stream: int | None = None) -> None:
         # work_items.max_streams / max_in_flight_per_stream (None: no limit).
-        self._max_streams = max_streams
-        self._max_in_flight = max_in_flight_per_stream
-        self._freed: dict[int, asyncio.Event] = {}  # stream -> set when it holds fewer
+        self._streams = Streams(max_streams=max_streams,
+                                max_in_flight=max_in_flight_per_stream)
         # Work whose stream ends goes out again; after ``max_attempts`` such dispatches it
         # is poison, handed to ``on_poison`` instead of crashing workers forever.
         self._max_attempts = max_attempts
@@ -54,11 +54,7 @@ class WorkItemDispatcher:
         # Streams waiting for work, per dialect; an item goes to the first that accepts it.
         self._waiters: dict[str, deque[tuple[asyncio.Future[WorkItem], Accepts]]] = (
             defaultdict(deque))
-        self._stream_filter: dict[int, Accepts] = {}
-        self._stream_dialect: dict[int, str] = {}
         self._pending: dict[str, WorkItem] = {}
-        self._by_stream: dict[int, set[str]] = {}
-        self._stream_ids = itertools.count(1)
         self._token_prefix = secrets.token_hex(4)
         self._token_seq = itertools.count(1)
         self._closed = False
@@ -78,8 +74,8 @@ class WorkItemDispatcher:
 
     def view(self) -> DispatchView:
         """A read-only look at queued and dispatched work and connected streams."""
-        return DispatchView(self._queues, self._pending, self._stream_dialect, self._stream_filter,
-                            self._poisoned.given_up)
+        return DispatchView(self._queues, self._pending, self._streams.dialect,
+                            self._streams.filter, self._poisoned.given_up)
 
     def open_stream(self, dialect: str = "dapr", accepts: Accepts | None = None, *,
                     stateful_history: bool = False) -> int:
@@ -89,16 +85,8 @@ class WorkItemDispatcher:
         Raises:
             LimitExceededError: ``work_items.max_streams`` streams are open already.
         """
-        if self._max_streams is not None and len(self._by_stream) >= self._max_streams:
-            raise LimitExceededError(
-                f"{len(self._by_stream)} GetWorkItems streams are open, the "
-                f"work_items.max_streams limit of {self._max_streams}; close a worker or "
-                "raise the limit")
-        stream = next(self._stream_ids)
+        stream = self._streams.open(dialect, accepts)
         self._marks.open_stream(stream, stateful_history)
-        self._by_stream[stream] = set()
-        self._stream_dialect[stream] = dialect
-        self._stream_filter[stream] = accepts or accept_all
         return stream
 
     async def next(self, stream: int) -> WorkItem:
@@ -109,10 +97,9 @@ class WorkItemDispatcher:
         """
         if self._closed:
             raise ShuttingDownError("wfsidecar is shutting down")
-        if self._max_in_flight is not None:
-            await self._below_in_flight_limit(stream, self._max_in_flight)
-        dialect = self._stream_dialect.get(stream, "dapr")
-        accepts = self._stream_filter.get(stream, accept_all)
+        await self._streams.wait_below_cap(stream, lambda: self._closed)
+        dialect = self._streams.dialect.get(stream, "dapr")
+        accepts = self._streams.filter.get(stream, accept_all)
         queue, waiters = self._queues[dialect], self._waiters[dialect]
         # Items no connected worker accepts stay queued (their instance stays PENDING).
         found = work_item.first_wanted(queue, accepts)
@@ -120,19 +107,8 @@ class WorkItemDispatcher:
             queue.remove(found)
             item = found
         else:
-            waiter: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
-            entry = (waiter, accepts)
-            waiters.append(entry)
-            try:
-                item = await waiter
-            except asyncio.CancelledError:
-                # Handed an item in the same tick the stream went away: keep it.
-                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                    self._hand(waiter.result(), front=True)
-                raise
-            finally:
-                if entry in waiters:
-                    waiters.remove(entry)
+            item = await work_item.wait_for_item(waiters, accepts,
+                                                 lambda kept: self._hand(kept, front=True))
         # A fresh token per dispatch: a completion for an earlier dispatch of the same
         # work (before a stream broke) must not be applied (protocol.md §4.3).
         item.token = f"{self._token_prefix}-{next(self._token_seq)}"
@@ -142,27 +118,14 @@ class WorkItemDispatcher:
             item.cached = self._marks.take(item.instance_id, stream, item.lineage,
                                            item.past_len)
         self._pending[item.token] = item
-        self._by_stream.setdefault(stream, set()).add(item.token)
+        self._streams.hold(stream, item.token)
         return item
-
-    async def _below_in_flight_limit(self, stream: int, limit: int) -> None:
-        """Wait while ``stream`` holds ``limit`` unanswered items
-        (``work_items.max_in_flight_per_stream``)."""
-        while len(self._by_stream.get(stream, ())) >= limit:
-            freed = self._freed.setdefault(stream, asyncio.Event())
-            freed.clear()
-            await freed.wait()
-            if self._closed:
-                raise ShuttingDownError("wfsidecar is shutting down")
 
     def release(self, stream: int) -> None:
         """The stream ended: what it held goes out again, the first time at once, then with
         a capped exponential backoff, and after ``max_attempts`` it is reported as poison."""
-        tokens = self._by_stream.pop(stream, set())
-        self._freed.pop(stream, None)
+        tokens = self._streams.close(stream)
         self._marks.close_stream(stream)
-        self._stream_dialect.pop(stream, None)
-        self._stream_filter.pop(stream, None)
         # Superseded items are dropped: their owners re-issued the work.
         items = [i for t in tokens if t in self._pending
                  if not (i := self._pending.pop(t)).superseded]
@@ -276,7 +239,7 @@ class WorkItemDispatcher:
         for queue in self._queues.values():
             queue.clear()
         self._pending.clear()
-        for tokens in self._by_stream.values():
+        for tokens in self._streams.held.values():
             tokens.clear()
         self._timers.reset()
         self._marks.clear()
@@ -291,8 +254,7 @@ class WorkItemDispatcher:
         """End every waiting stream; undelivered work stays in the store for next start."""
         self._closed = True
         self._timers.cancel()
-        for freed in self._freed.values():
-            freed.set()
+        self._streams.wake_all()
         for waiters in self._waiters.values():
             while waiters:
                 waiter, _ = waiters.popleft()
@@ -300,9 +262,9 @@ class WorkItemDispatcher:
                     waiter.set_exception(ShuttingDownError("wfsidecar is shutting down"))
 
     def _restore(self, item: WorkItem) -> None:
-        if item.stream is not None and item.stream in self._by_stream:
+        if item.stream is not None and item.stream in self._streams.held:
             self._pending[item.token] = item
-            self._by_stream[item.stream].add(item.token)
+            self._streams.hold(item.stream, item.token)
         else:
             item.stream = None
             self._hand(item, front=True)
@@ -310,10 +272,7 @@ class WorkItemDispatcher:
     def _forget(self, item: WorkItem) -> None:
         self._pending.pop(item.token, None)
         if item.stream is not None:
-            self._by_stream.get(item.stream, set()).discard(item.token)
-            freed = self._freed.get(item.stream)
-            if freed is not None:
-                freed.set()
+            self._streams.release_token(item.stream, item.token)
 
     def _hand(self, item: WorkItem, *, front: bool) -> None:
         if item.superseded:

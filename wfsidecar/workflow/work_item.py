@@ -138,6 +138,28 @@ def first_wanted(queue: deque[WorkItem], accepts: Accepts) -> WorkItem | None:
     return found
 
 
+Waiters = deque[tuple["asyncio.Future[WorkItem]", Accepts]]
+
+
+async def wait_for_item(waiters: Waiters, accepts: Accepts,
+                        keep: Callable[[WorkItem], None]) -> WorkItem:
+    """Wait in ``waiters`` for an item ``accepts`` takes (the dispatcher's ``_hand``
+    fulfils the first waiting stream that accepts it). An item handed over in the same
+    tick the waiting stream went away is given back through ``keep``."""
+    waiter: asyncio.Future[WorkItem] = asyncio.get_running_loop().create_future()
+    entry = (waiter, accepts)
+    waiters.append(entry)
+    try:
+        return await waiter
+    except asyncio.CancelledError:
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            keep(waiter.result())
+        raise
+    finally:
+        if entry in waiters:
+            waiters.remove(entry)
+
+
 class PoisonReports:
     """Work items given up on, reported to their owners (``on_poison``) one at a time by
     one task, so the dispatcher never waits for an owner's turn."""
