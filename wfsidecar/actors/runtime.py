@@ -9,27 +9,31 @@ instance, state reloaded from the store), so nothing a failed turn did stays in 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TypeVar
 
+from wfsidecar.actors.activation import (
+    REJECTIONS,
+    Activation,
+    CommitListener,
+    KeepAlive,
+    ResetListener,
+    TurnBody,
+    call_chain,
+)
 from wfsidecar.actors.base import Actor, ActorFactory, Discardable
 from wfsidecar.actors.turn import TurnContext
 from wfsidecar.clock import Clock
 from wfsidecar.errors import (
     ActorCallCycleError,
-    AlreadyExistsError,
-    FailedPreconditionError,
-    InvalidArgumentError,
     NotFoundError,
     ShuttingDownError,
 )
-from wfsidecar.store.base import Changes, StateStore
+from wfsidecar.store.base import StateStore
 from wfsidecar.telemetry import log_context
 from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
@@ -37,35 +41,6 @@ from wfsidecar.types import ActorRef
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-TurnBody = Callable[[Actor, TurnContext], Awaitable[T]]
-CommitListener = Callable[[Changes], None]
-ResetListener = Callable[[ActorRef], None]
-KeepAlive = Callable[[ActorRef], bool]
-
-# The actors whose turns the current task is inside of. A call back into one of them would
-# wait forever for its own lock, so it fails fast instead (Dapr makes this a deadlock
-# unless reentrancy is configured).
-# Errors an actor raises to refuse a request before touching its state (see _run_turn).
-REJECTIONS = (NotFoundError, AlreadyExistsError, FailedPreconditionError, InvalidArgumentError)
-
-
-_call_chain: contextvars.ContextVar[tuple[ActorRef, ...]] = contextvars.ContextVar(
-    "wfsidecar_actor_call_chain", default=()
-)
-
-
-@dataclass(slots=True, eq=False)
-class _Activation:
-    actor: Actor
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    state: dict[str, bytes] | None = None
-    # Bumped when another actor's turn writes into this actor; a turn that loaded state
-    # under an older generation must not publish its merged view over that write.
-    generation: int = 0
-    users: int = 0
-    last_used: float = 0.0
-
-
 class ActorRuntime:
     """Hosts actors of registered types; implements ``ActorHost``."""
 
@@ -77,7 +52,7 @@ class ActorRuntime:
         self._idle_timeout = idle_timeout
         self._factories: dict[str, ActorFactory] = {}
         self._instance_of: dict[str, Callable[[str], str]] = {}
-        self._table: OrderedDict[ActorRef, _Activation] = OrderedDict()
+        self._table: OrderedDict[ActorRef, Activation] = OrderedDict()
         self._listeners: list[CommitListener] = []
         self._reset_listeners: list[ResetListener] = []
         self._keep_alive: list[KeepAlive] = []
@@ -146,7 +121,7 @@ class ActorRuntime:
         """
         if not self._accepting:
             raise ShuttingDownError("the actor runtime is draining; no new turns")
-        chain = _call_chain.get()
+        chain = call_chain.get()
         if ref in chain:
             path = " -> ".join(str(r) for r in (*chain, ref))
             raise ActorCallCycleError(f"actor call cycle would deadlock: {path}")
@@ -154,21 +129,21 @@ class ActorRuntime:
         task = asyncio.current_task()
         self._enter(task)
         activation.users += 1
-        token = _call_chain.set((*chain, ref))
+        token = call_chain.set((*chain, ref))
         instance_of = self._instance_of.get(ref.type)
         try:
             with log_context.bound(instance_of(ref.id) if instance_of else ref.id):
                 async with activation.lock:
                     return await self._run_turn(ref, activation, body)
         finally:
-            _call_chain.reset(token)
+            call_chain.reset(token)
             activation.users -= 1
             activation.last_used = self._clock.monotonic()
             if ref in self._table:
                 self._table.move_to_end(ref)
             self._leave(task)
 
-    async def _run_turn(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
+    async def _run_turn(self, ref: ActorRef, activation: Activation, body: TurnBody[T]) -> T:
         began, ok = time.perf_counter(), False
         try:
             result = await self._turn_body(ref, activation, body)
@@ -177,7 +152,7 @@ class ActorRuntime:
         finally:
             self._observer.turn_finished(ref.type, time.perf_counter() - began, ok)
 
-    async def _turn_body(self, ref: ActorRef, activation: _Activation, body: TurnBody[T]) -> T:
+    async def _turn_body(self, ref: ActorRef, activation: Activation, body: TurnBody[T]) -> T:
         ctx: TurnContext | None = None
         try:
             if activation.state is None:
@@ -214,19 +189,19 @@ class ActorRuntime:
             callback()
         return result
 
-    def _activate(self, ref: ActorRef) -> _Activation:
+    def _activate(self, ref: ActorRef) -> Activation:
         activation = self._table.get(ref)
         if activation is None:
             factory = self._factories.get(ref.type)
             if factory is None:
                 raise NotFoundError(f"no actor type {ref.type!r} is registered")
-            activation = _Activation(factory(ref, self), last_used=self._clock.monotonic())
+            activation = Activation(factory(ref, self), last_used=self._clock.monotonic())
             self._table[ref] = activation
             if len(self._table) == 1:
                 self._table_changed.set()
         return activation
 
-    def _reset(self, ref: ActorRef, activation: _Activation) -> None:
+    def _reset(self, ref: ActorRef, activation: Activation) -> None:
         if isinstance(activation.actor, Discardable):
             activation.actor.on_discard()
         activation.actor = self._factories[ref.type](ref, self)
