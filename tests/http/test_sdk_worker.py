@@ -20,7 +20,7 @@ from tests.sdk_envs import sdk_python
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(300)]
 
-WORKER = REPO / "tests" / "http" / "sdk_worker.py"
+WORKER = REPO / "tests" / "scenarios" / "dapr_worker.py"
 
 
 class Api:

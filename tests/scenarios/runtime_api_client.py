@@ -4,7 +4,7 @@ Runs inside the ``dapr-114`` virtualenv, never imported by the project. ``DaprCl
 manages workflows through Dapr's runtime API (``StartWorkflowBeta1`` and friends); it first
 waits for ``/v1.0/healthz/outbound`` on ``$DAPR_HTTP_PORT`` and then dials
 ``$DAPR_GRPC_PORT``. The workflows run on a separate SDK worker
-(``runtime_api_worker.py``). Prints one JSON object of what it observed; the pytest side
+(``dapr_worker.py``). Prints one JSON object of what it observed; the pytest side
 asserts on it. Every wait polls with a deadline.
 """
 

@@ -37,7 +37,7 @@ def test_dapr_client_workflow_methods_on_a_real_worker(
     env.pop("PYTHONPATH", None)
     if not token:
         env.pop("DAPR_API_TOKEN", None)  # the open daemon's clients send none
-    worker = subprocess.Popen([str(worker_python), str(HERE / "runtime_api_worker.py")],
+    worker = subprocess.Popen([str(worker_python), str(HERE / "dapr_worker.py")],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, cwd=tmp_path)
     try:

@@ -1,15 +1,17 @@
-"""A Dapr SDK worker (dapr-ext-workflow 1.18.3) for the runtime-API scenario, run by tests.
+"""A Dapr SDK worker (dapr-ext-workflow 1.18.3) that tests drive from outside, run by tests.
 
 Runs inside the SDK virtualenv, never imported by the project. It registers the workflows
-that ``runtime_api_client.py`` drives through ``DaprClient`` (which only talks to Dapr's
-runtime API and runs no workflow code), prints ``SERVING`` once connected to the daemon at
-``$DAPR_GRPC_ENDPOINT``, and runs until its stdin closes.
+that the runtime-API scenario (``runtime_api_client.py``, through ``DaprClient``, which runs
+no workflow code) and the HTTP API test (tests/http/test_sdk_worker.py) drive, prints
+``SERVING`` once connected to the daemon at ``$DAPR_GRPC_ENDPOINT``, and runs until its
+stdin closes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 
 from dapr.ext import workflow as wf
 
@@ -53,6 +55,11 @@ def failing(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-
 @runtime.workflow(name="double")
 def double(ctx: wf.DaprWorkflowContext, value: int):  # type: ignore[no-untyped-def]
     return value * 2
+
+
+@runtime.workflow(name="sleeper")
+def sleeper(ctx: wf.DaprWorkflowContext, _: object):  # type: ignore[no-untyped-def]
+    yield ctx.create_timer(timedelta(hours=1))
 
 
 if __name__ == "__main__":
