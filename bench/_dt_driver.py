@@ -1,0 +1,83 @@
+"""Drives one sidecar with Microsoft's ``durabletask`` 1.12 worker and async client.
+
+Runs in the ``durabletask-112`` virtualenv (bench/compare.py starts it):
+``_dt_driver.py HOST:PORT MODE COUNT CONCURRENCY SIDECAR_PID WARMUP`` with MODE ``seq3``
+(three sequential activities) or ``fan10`` (ten parallel activities, then a join). After
+WARMUP workflows, which are not counted, it runs COUNT workflows with at most CONCURRENCY
+started and unfinished (start, then wait for completion), and prints one JSON line: wall
+seconds, latency p50/p99 (start to completion seen by the client), and the CPU seconds the
+sidecar (read from /proc/SIDECAR_PID/stat) and this process spent over the counted part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from _probe import cpu_seconds, own_cpu_seconds, percentile_ms
+from durabletask import client, task, worker
+
+
+def step(ctx: task.ActivityContext, x: int) -> int:
+    return x + 1
+
+
+def seq3(ctx: task.OrchestrationContext, x: int):  # type: ignore[no-untyped-def]
+    a = yield ctx.call_activity(step, input=x)
+    b = yield ctx.call_activity(step, input=a)
+    return (yield ctx.call_activity(step, input=b))
+
+
+def fan10(ctx: task.OrchestrationContext, x: int):  # type: ignore[no-untyped-def]
+    results = yield task.when_all([ctx.call_activity(step, input=x + i) for i in range(10)])
+    return sum(results)
+
+
+async def drive(address: str, mode: str, count: int, concurrency: int, pid: int,
+                warmup: int) -> dict[str, float]:
+    orchestrator = {"seq3": seq3, "fan10": fan10}[mode]
+    tasks = client.AsyncTaskHubGrpcClient(host_address=address)
+    slots = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        async with slots:
+            started = time.perf_counter()
+            instance_id = await tasks.schedule_new_orchestration(orchestrator, input=i)
+            state = await tasks.wait_for_orchestration_completion(instance_id, timeout=300)
+            if state is None or state.runtime_status != client.OrchestrationStatus.COMPLETED:
+                raise SystemExit(f"{instance_id} did not complete: {state}")
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(one(i) for i in range(warmup)))
+    latencies.clear()
+    sidecar0, own0, started = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    seconds = time.perf_counter() - started
+    sidecar_cpu, app_cpu = cpu_seconds(pid) - sidecar0, own_cpu_seconds() - own0
+    return {"workflows": count, "seconds": seconds, "p50_ms": percentile_ms(latencies, 0.5),
+            "p99_ms": percentile_ms(latencies, 0.99), "sidecar_cpu_s": sidecar_cpu,
+            "app_cpu_s": app_cpu}
+
+
+def main() -> None:
+    logging.disable(logging.CRITICAL)
+    address, mode = sys.argv[1], sys.argv[2]
+    count, concurrency, pid, warmup = (int(a) for a in sys.argv[3:7])
+    runner = worker.TaskHubGrpcWorker(host_address=address)
+    runner.add_orchestrator(seq3)
+    runner.add_orchestrator(fan10)
+    runner.add_activity(step)
+    runner.start()
+    try:
+        result = asyncio.run(drive(address, mode, count, concurrency, pid, warmup))
+    finally:
+        runner.stop()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""wfsidecar beside the reference sidecar, with the same worker and client driving each.
+
+Usage: .venv/bin/python bench/compare.py [--quick] [--reps N] [--json FILE]
+
+The reference is ``durabletask.testing``'s in-memory server from Microsoft's ``durabletask``
+1.12 (not durable; bench/_dt_reference.py), wfsidecar a daemon on a fresh SQLite file (WAL,
+synchronous FULL). Both are child processes of this one, each started fresh for every run
+and driven by Microsoft's ``durabletask`` 1.12 worker and async client (bench/_dt_driver.py,
+in its own virtualenv under .sdk-venvs/, built on first use). Workloads (default sizes, the
+issue #14 ones; ``--quick`` for a smoke run):
+
+- seq3, 50 in flight: 1,000 workflows of three sequential activities;
+- seq3, 1 in flight: 200 workflows, for the latency (start to completion, as the client sees it);
+- fan10, 50 in flight: 300 workflows of ten parallel activities and a join;
+- the Dapr SDK's seq3, 50 in flight, 1,000 workflows: ``dapr-ext-workflow`` 1.18's worker and
+  async client (bench/_dapr_driver.py) on wfsidecar's Dapr listener. The reference speaks only
+  Microsoft's dialect, so this row has no reference beside it.
+
+Each run first completes 20 warm-up workflows that are not counted. Sidecar CPU is the
+sidecar process's utime+stime from /proc/<pid>/stat over the counted workflows (all its
+threads; clock ticks are 10 ms), worker CPU the driver process's own. Three repetitions
+(the reference and wfsidecar take turns going first); each figure is the median with the
+range, and the ratio is wfsidecar's median over the reference's (above 1 is better for
+throughput, below 1 for latency and CPU). The last line:
+``ratio_seq3_c50=<x> ratio_fan10_c50=<y> cpu_ratio_seq3=<z>`` (seq3 wf/s at 50 in flight,
+fan10 activities/s, sidecar CPU per seq3 workflow at 50 in flight).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench._sidecars import drive, reference, wfsidecar  # noqa: E402
+from tests.sdk_envs import sdk_python  # noqa: E402
+
+REFERENCE, WFSIDECAR = "reference", "wfsidecar"
+
+
+class Workload(NamedTuple):
+    name: str
+    driver: str
+    mode: str
+    steps: int  # activities per workflow
+    count: int
+    quick_count: int
+    concurrency: int
+    with_reference: bool
+
+
+WORKLOADS = (
+    Workload("seq3 C=50", "_dt_driver.py", "seq3", 3, 1000, 200, 50, True),
+    Workload("seq3 C=1", "_dt_driver.py", "seq3", 3, 200, 50, 1, True),
+    Workload("fan10 C=50", "_dt_driver.py", "fan10", 10, 300, 60, 50, True),
+    Workload("Dapr SDK seq3 C=50", "_dapr_driver.py", "seq3", 3, 1000, 200, 50, False),
+)
+
+# (key, label, digits): what is printed for every workload.
+METRICS = (
+    ("wf_s", "workflows/s", 1),
+    ("act_s", "activities/s", 0),
+    ("p50_ms", "latency p50 ms", 1),
+    ("p99_ms", "latency p99 ms", 1),
+    ("sidecar_ms", "sidecar CPU ms/workflow", 2),
+    ("app_ms", "worker+client CPU ms/workflow", 2),
+)
+
+
+def figures(result: dict[str, float], steps: int) -> dict[str, float]:
+    n, seconds = result["workflows"], result["seconds"]
+    return {"wf_s": n / seconds, "act_s": n * steps / seconds, "p50_ms": result["p50_ms"],
+            "p99_ms": result["p99_ms"], "sidecar_ms": result["sidecar_cpu_s"] * 1000 / n,
+            "app_ms": result["app_cpu_s"] * 1000 / n}
+
+
+def run_once(side: str, work: Workload, count: int, warmup: int) -> dict[str, float]:
+    python = sdk_python("durabletask-112" if work.driver == "_dt_driver.py" else "dapr-ext-118")
+    if side == REFERENCE:
+        with reference(sdk_python("durabletask-112")) as sidecar:
+            result = drive(python, work.driver, sidecar, work.mode, count, work.concurrency,
+                           warmup)
+    else:
+        dialect = "durabletask" if work.driver == "_dt_driver.py" else "dapr"
+        with wfsidecar(dialect) as sidecar:
+            result = drive(python, work.driver, sidecar, work.mode, count, work.concurrency,
+                           warmup)
+    return figures(result, work.steps)
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def spread(values: list[float], digits: int) -> str:
+    if not values:
+        return "—"
+    return (f"{statistics.median(values):,.{digits}f} "
+            f"[{min(values):,.{digits}f}–{max(values):,.{digits}f}]")
+
+
+def ratio(ours: list[float], theirs: list[float]) -> float | None:
+    if not ours or not theirs:
+        return None
+    return statistics.median(ours) / statistics.median(theirs)
+
+
+def print_table(runs: dict[tuple[str, str], list[dict[str, float]]]) -> None:
+    print(f"\n{'workload':<20} {'figure':<30} {'reference':>26} {'wfsidecar':>26} {'ratio':>7}"
+          "   wfsidecar per rep | reference per rep")
+    for work in WORKLOADS:
+        for key, label, digits in METRICS:
+            ref = [r[key] for r in runs.get((work.name, REFERENCE), [])]
+            ours = [r[key] for r in runs.get((work.name, WFSIDECAR), [])]
+            if not ours:
+                continue
+            value = ratio(ours, ref)
+            shown = "—" if value is None else f"{value:.2f}×"
+            reps = " ".join(f"{v:.{digits}f}" for v in ours)
+            ref_reps = " ".join(f"{v:.{digits}f}" for v in ref) or "—"
+            print(f"{work.name:<20} {label:<30} {spread(ref, digits):>26} "
+                  f"{spread(ours, digits):>26} {shown:>7}   {reps} | {ref_reps}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a smoke run")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    args = parser.parse_args()
+    warmup = 5 if args.quick else 20
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for rep in range(1, args.reps + 1):
+        for work in WORKLOADS:
+            count = work.quick_count if args.quick else work.count
+            sides = [REFERENCE, WFSIDECAR] if work.with_reference else [WFSIDECAR]
+            for side in sides if rep % 2 else sides[::-1]:
+                got = run_once(side, work, count, warmup)
+                runs.setdefault((work.name, side), []).append(got)
+                print(f"rep {rep} {work.name:<20} {side:<10} N={count}: {got['wf_s']:.1f} wf/s"
+                      f" {got['act_s']:.0f} act/s p50 {got['p50_ms']:.1f} ms"
+                      f" p99 {got['p99_ms']:.1f} ms sidecar CPU {got['sidecar_ms']:.2f} ms/wf"
+                      f" worker CPU {got['app_ms']:.2f} ms/wf (load {load_average()})",
+                      flush=True)
+    print_table(runs)
+    if args.json:
+        args.json.write_text(json.dumps({f"{w} | {s}": r for (w, s), r in runs.items()},
+                                        indent=1) + "\n")
+
+    def headline(work: str, key: str) -> str:
+        value = ratio([r[key] for r in runs[(work, WFSIDECAR)]],
+                      [r[key] for r in runs[(work, REFERENCE)]])
+        return f"{value:.2f}" if value is not None else "nan"
+
+    print(f"ratio_seq3_c50={headline('seq3 C=50', 'wf_s')} "
+          f"ratio_fan10_c50={headline('fan10 C=50', 'act_s')} "
+          f"cpu_ratio_seq3={headline('seq3 C=50', 'sidecar_ms')}")
+
+
+if __name__ == "__main__":
+    main()
