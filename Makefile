@@ -61,8 +61,11 @@ test: install lint
 	$(PYTEST_FAST)
 	$(PYTEST_SLOW)
 
+# The comparison with the reference sidecar runs first (the headline, about 5 min on 2 cores;
+# its last line is ratio_seq3_c50=... ratio_fan10_c50=... cpu_ratio_seq3=...).
 # The store benchmark runs last: its last line is group_commit_speedup_64=<ratio>.
 bench: install
+	$(PY) bench/compare.py
 	$(PY) bench/seq3_dapr.py
 	$(PY) bench/long_seq.py
 	$(PY) bench/list_query.py
