@@ -62,10 +62,12 @@ test: install lint
 	$(PYTEST_SLOW)
 
 # The comparison with the reference sidecar runs first (the headline, about 5 min on 2 cores;
-# its last line is ratio_seq3_c50=... ratio_fan10_c50=... cpu_ratio_seq3=...).
+# its last line is ratio_seq3_c50=... ratio_fan10_c50=... cpu_ratio_seq3=...), then
+# bench/scale.py (start-burst, idle, recovery; about 2 min).
 # The store benchmark runs last: its last line is group_commit_speedup_64=<ratio>.
 bench: install
 	$(PY) bench/compare.py
+	$(PY) bench/scale.py
 	$(PY) bench/seq3_dapr.py
 	$(PY) bench/long_seq.py
 	$(PY) bench/list_query.py
