@@ -257,3 +257,34 @@ async def test_parked_reminder_stays_stored_but_does_not_refire_until_reset(
     finally:
         scheduler.stop()
         await asyncio.wait_for(task, 5)
+
+
+async def test_a_page_of_parked_reminders_does_not_hide_the_rest(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    """More parked reminders than a prefetch page holds, with other reminders due after
+    them: the others still fire (found by bench/scale.py recovery: 1,000 in flight after a
+    restart never drained, the window full of parked rows and nothing left to fire)."""
+    Parker.handed = []
+    JOURNAL.fired.clear()
+    runtime = ActorRuntime(store, clock, idle_timeout=600)
+    runtime.register("parker", Parker)
+    runtime.register("pinger", Pinger)
+    settings = SchedulerSettings(prefetch_window=60, prefetch_limit=3, max_concurrent=16,
+                                 retry_initial=1, retry_max=8)
+    scheduler = ReminderScheduler(store, runtime, clock, settings)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        for i in range(5):  # five actors hand work out and park: more than a page
+            await runtime.invoke(ActorRef("parker", f"p{i}"), "arm")
+        await step(clock, 0.1)
+        assert sorted(Parker.handed) == [f"p{i}" for i in range(5)]
+        for i in range(4):  # due later than every parked one, and more than a page too
+            await runtime.invoke(pinger(f"g{i}"), "set", ("go", 0.5, None))
+        for _ in range(10):
+            await step(clock, 61)  # several windows, as after a restart's refill
+        assert sorted(i for i, _, _ in JOURNAL.fired) == [f"g{i}" for i in range(4)]
+        assert sorted(Parker.handed) == [f"p{i}" for i in range(5)]  # none re-fired
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(task, 5)

@@ -102,6 +102,12 @@ class ReminderScheduler:
         async with asyncio.TaskGroup() as firings:
             while not self._stopping:
                 now = self._clock.now_ms()
+                if (self._window_truncated and not self._inflight
+                        and self._index.earliest_due() is None):
+                    # A full page whose reminders were all parked or in flight when it was
+                    # loaded leaves nothing to fire and so no firing to make room: the rows
+                    # past the page would wait forever (1,000 in flight after a restart).
+                    self._window_truncated = False
                 if now >= self._index.window_end and not self._window_truncated:
                     await self._refill(now)
                     continue
@@ -138,14 +144,17 @@ class ReminderScheduler:
 
     async def _refill(self, now: int) -> None:
         bound = now + int(self._settings.prefetch_window * 1000)
+        # Parked and in-flight reminders are due but cannot fire: the page holds
+        # prefetch_limit reminders beyond them, so it never fills up with them alone.
+        limit = self._settings.prefetch_limit + self._index.parked_count + len(self._inflight)
         self._during_refill = []
         try:
-            due = await self._store.reminders_due_before(bound, self._settings.prefetch_limit)
+            due = await self._store.reminders_due_before(bound, limit)
         finally:
             committed_meanwhile, self._during_refill = self._during_refill, None
         # A full page means more may be due before `bound`; the window then ends at the
         # last loaded due time and is refilled after a firing makes room.
-        self._window_truncated = len(due) >= self._settings.prefetch_limit
+        self._window_truncated = len(due) >= limit
         self._index.load(due, due[-1].due_ms if self._window_truncated else bound)
         # The query may have read rows from before commits that landed while it ran; replay
         # those commits so a reminder already deleted or moved is not fired from the snapshot.
