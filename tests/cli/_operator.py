@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from google.protobuf import wrappers_pb2
 
 from tests.server._raw_worker import Worker, channel_to, daemon, schedule
 from tests.test_app import running
+from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
 from wfsidecar.cli import main
@@ -104,13 +104,9 @@ class Operator:
 
     async def wait_status(self, instance_id: str, status: str) -> dict[str, Any]:
         """Ask until the instance shows ``status``; fail after 10 s."""
-        deadline = time.monotonic() + 10
-        while True:
-            got: dict[str, Any] = await self.call("get", instance_id)
-            if got["runtimeStatus"] == status:
-                return got
-            assert time.monotonic() < deadline, f"{instance_id}: {got['runtimeStatus']}"
-            await asyncio.sleep(0.02)
+        got: dict[str, Any] = await eventually(
+            lambda: self.call("get", instance_id), lambda g: g["runtimeStatus"] == status)
+        return got
 
 
 @asynccontextmanager

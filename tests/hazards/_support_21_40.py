@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from tests.hazards._support_01_20 import results as results
 from tests.server.test_dapr_rpcs import Client
 from tests.stored_state import StateRow, state_rows
 from tests.test_app import running
+from tests.waiting import eventually as eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
 from wfsidecar.clock import Clock
@@ -127,20 +128,6 @@ def complete(id: int, status: int = pb.ORCHESTRATION_STATUS_COMPLETED,
 
 async def state(client: Client, instance_id: str) -> Any:
     return (await client.get(instance_id)).orchestrationState
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
-                     deadline: float = 10) -> T:
-    """Poll ``probe`` until ``ok`` holds; fail with the last value after ``deadline`` s."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        value = await probe()
-        if ok(value):
-            return value
-        if loop.time() > end:
-            raise AssertionError(f"condition never held; last value: {value!r}")
-        await asyncio.sleep(0.02)
 
 
 def _sql(db: Path, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

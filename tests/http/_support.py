@@ -6,9 +6,7 @@ worker (tests/server/_raw_worker.py) to the Dapr listener.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ import aiohttp
 
 from tests.server._raw_worker import Worker, channel_to
 from tests.test_app import running
+from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
 from wfsidecar.clock import Clock
@@ -77,10 +76,7 @@ class Http:
 
     async def wait_status(self, instance_id: str, wanted: str, within: float = 10) -> None:
         """Poll until the instance reads ``wanted``; fail after ``within`` seconds."""
-        deadline = time.monotonic() + within
-        while (current := await self.status(instance_id)) != wanted:
-            assert time.monotonic() < deadline, f"{instance_id} is {current}, not {wanted}"
-            await asyncio.sleep(0.02)
+        await eventually(lambda: self.status(instance_id), lambda s: s == wanted, within)
 
     async def ids(self, query: str = "") -> list[str]:
         reply = await self.get(f"{API}?pageSize=10000{query}")

@@ -5,7 +5,6 @@ status, UNIMPLEMENTED for the rest of the service, and ``/v1.0/healthz/outbound`
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from google.protobuf import empty_pb2, wrappers_pb2
 
 from tests.server._raw_worker import channel_to, daemon, refused, unary, work_items
 from tests.test_app import running
+from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.dapr_runtime import dapr_runtime_pb2 as pb
 from wfsidecar.app import App
@@ -50,13 +50,8 @@ class Runtime:
 
     async def wait_status(self, instance_id: str, status: str) -> Any:
         """Poll until the instance shows ``status``; fail after 10 s."""
-        deadline = time.monotonic() + 10
-        while True:
-            got = await self.get(instance_id)
-            if got.runtime_status == status:
-                return got
-            assert time.monotonic() < deadline, f"{instance_id}: {got.runtime_status}"
-            await asyncio.sleep(0.02)
+        return await eventually(lambda: self.get(instance_id),
+                                lambda got: got.runtime_status == status)
 
 
 @pytest.fixture
