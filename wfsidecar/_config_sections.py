@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from wfsidecar._config_values import DURATION, SIZE, Range, format_duration
+from wfsidecar._config_values import DURATION, SECRET, SIZE, Range, format_duration
 from wfsidecar.errors import ConfigError
 
 Port = Annotated[int, Range(0, 65535)]
@@ -20,7 +20,7 @@ PositiveInt = Annotated[int, Range(1, None)]
 Duration = Annotated[float, DURATION]
 """Seconds as a float; files and the environment may write ``250ms``, ``30s``, ``1h30m``."""
 
-StoreBackend = Literal["sqlite", "memory"]
+StoreBackend = Literal["sqlite", "memory", "postgres"]
 SqliteSynchronous = Literal["FULL", "NORMAL", "OFF"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["text", "json"]
@@ -119,13 +119,44 @@ class SqliteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PostgresConfig:
+    """The PostgreSQL state store, which several daemons may share (docs/multi-node.md)."""
+
+    dsn: Annotated[str | None, SECRET] = None
+    """Connection string, ``postgresql://user:password@host:5432/database``; required with
+    ``store.backend: postgres``."""
+    max_batch: PositiveInt = 256
+    """Most callers coalesced into one PostgreSQL transaction (group commit)."""
+    pool_size: PositiveInt = 4
+    """Connections for reads (the writer has its own)."""
+    partitions: PositiveInt = 64
+    """Partitions the actors are hashed into; fixed by the first daemon to open the
+    database (a daemon configured otherwise uses the stored count)."""
+    lease_ttl: Duration = 10.0
+    """How long a daemon's partition leases last without renewal; a dead daemon's
+    partitions are taken over within about this long. Renewed every third of it."""
+
+    def __post_init__(self) -> None:
+        if self.lease_ttl < 0.3:
+            raise ConfigError("store.postgres.lease_ttl",
+                              f"expected at least 300ms, found {format_duration(self.lease_ttl)}")
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     """Durable state: actor state, workflow histories and reminders."""
 
     backend: StoreBackend = "sqlite"
-    """``sqlite`` (durable) or ``memory`` (lost on exit; demos and tests)."""
+    """``sqlite`` (durable), ``postgres`` (durable, shareable by several daemons) or
+    ``memory`` (lost on exit; demos and tests)."""
     sqlite: SqliteConfig = field(default_factory=SqliteConfig)
     """Settings of the ``sqlite`` backend."""
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    """Settings of the ``postgres`` backend."""
+
+    def __post_init__(self) -> None:
+        if self.backend == "postgres" and not self.postgres.dsn:
+            raise ConfigError("store.postgres.dsn", "required when store.backend is postgres")
 
 
 @dataclass(frozen=True, slots=True)

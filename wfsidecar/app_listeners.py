@@ -37,6 +37,8 @@ async def open_store(config: Config, readiness: Readiness, stack: AsyncExitStack
         from wfsidecar.store.memory import MemoryStore
 
         store = MemoryStore()
+    elif cfg.backend == "postgres":
+        store = await _open_postgres(config)
     else:
         from wfsidecar.store.sqlite import SqliteStore
 
@@ -59,6 +61,22 @@ async def open_store(config: Config, readiness: Readiness, stack: AsyncExitStack
         sqlite_store = store
         readiness.add_fault_source(lambda: sqlite_store.write_fault)
     stack.push_async_callback(store.close)
+    return store
+
+
+async def _open_postgres(config: Config) -> StateStore:
+    from wfsidecar.store.postgres import PostgresStore
+
+    cfg = config.store.postgres
+    assert cfg.dsn is not None  # StoreConfig refuses postgres without one
+    try:
+        store = await PostgresStore.open(cfg.dsn, max_batch=cfg.max_batch,
+                                         partitions=cfg.partitions, pool_size=cfg.pool_size)
+    except SchemaTooNewError as exc:
+        raise StartupError(str(exc)) from exc
+    except StoreError as exc:
+        raise StartupError(str(exc)) from exc
+    logger.info("store: postgres (%d partitions)", store.partitions)
     return store
 
 

@@ -47,6 +47,7 @@ _PORT = click.IntRange(0, 65535)
 # overrides, so a flag's absence never hides a file or environment value (style.md §3.9).
 _FLAG_KEYS = {
     "db": "store.sqlite.path",
+    "postgres_dsn": "store.postgres.dsn",
     "dapr_grpc_port": "listeners.dapr_grpc.port",
     "durabletask_grpc_port": "listeners.durabletask_grpc.port",
     "http_port": "listeners.http.port",
@@ -77,6 +78,9 @@ def _config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def _override_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--db", metavar="PATH", help="SQLite database file (store.sqlite.path)."),
+        click.option("--postgres-dsn", metavar="DSN",
+                     help="PostgreSQL connection string (store.postgres.dsn); use it with "
+                          "store.backend postgres."),
         click.option(
             "--dapr-grpc-port", type=_PORT, metavar="PORT", help="listeners.dapr_grpc.port."
         ),

@@ -1,0 +1,402 @@
+"""``StateStore`` on PostgreSQL (asyncpg), shareable by several daemons.
+
+The shape is the SQLite store's: concurrent ``commit`` calls queue up and one writer task
+commits everything queued so far in one transaction on one connection (group commit);
+reads go through a small pool so they never wait behind a commit. What differs is that
+several daemons may use one database: when ``attach_leases`` gives the store this
+daemon's partition leases (store/leases.py), every commit is fenced (``_pg_batch.py``),
+reminders are read only for owned partitions, and each commit tells the other daemons,
+with ``NOTIFY``, which of their partitions got a new reminder and which instances changed.
+Without leases (tests, tools) it is a plain single-user store.
+
+There is no file to vacuum and no older layout to compact: PostgreSQL's autovacuum reuses
+the space of deleted rows and TOAST compresses large values, so ``compact`` and
+``reclaim_space`` do nothing and ``free_bytes`` reports 0 (docs/multi-node.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+
+from wfsidecar.errors import StoreConflictError, StoreError, StoreUnavailable
+from wfsidecar.store import _pg_reads as reads
+from wfsidecar.store._pg_batch import Caller, Fencing, Notify, run_batch, statements
+from wfsidecar.store._pg_schema import migrate
+from wfsidecar.store._validation import checked_ops
+from wfsidecar.store.base import Changes, PutInstance, Reminder
+from wfsidecar.store.instances import (
+    InstanceFilter,
+    InstancePage,
+    InstanceQuery,
+    InstanceRow,
+    InstanceTotals,
+)
+from wfsidecar.store.partitions import is_message, op_ref, partition_of
+from wfsidecar.telemetry.observer import NULL, Observer
+from wfsidecar.types import ActorRef
+
+logger = logging.getLogger(__name__)
+
+WAKE_CHANNEL = "wfsidecar_wake"  # payload: "<sender>:<partition>,<partition>,..."
+INSTANCE_CHANNEL = "wfsidecar_instances"  # payload: "<sender>:<instance id>\n..."
+_NOTIFY_LIMIT = 7000  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
+
+
+class Leases(Protocol):
+    """What the store needs of this daemon's partition leases (store/leases.py)."""
+
+    owner: str
+
+    def tokens(self) -> dict[int, int]:
+        """Owned partitions and their fencing tokens, as this daemon believes them."""
+        ...
+
+    def lost(self, partitions: set[int]) -> None:
+        """A commit found these leases taken by another daemon."""
+        ...
+
+
+@dataclass(slots=True)
+class PostgresStats:
+    transactions: int = 0
+    failed_transactions: int = 0
+    commits: int = 0
+    rejected: int = 0
+    refused_stale: int = 0  # callers refused because a lease they needed was lost
+    largest_batch: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    caller: Caller
+    ops: int
+    instances: list[str]
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class PostgresStore:
+    """Create it with ``await PostgresStore.open(dsn)``."""
+
+    def __init__(self, *, dsn: str, writer: asyncpg.Connection, pool: asyncpg.Pool,
+                 partitions: int, max_batch: int) -> None:
+        self.dsn = dsn
+        self.partitions = partitions
+        self.stats = PostgresStats()
+        self.write_fault: str | None = None
+        self._writer: asyncpg.Connection | None = writer
+        self._pool = pool
+        self._max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._observer: Observer = NULL
+        self._recovery: list[Callable[[], None]] = []
+        self._leases: Leases | None = None
+        self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
+
+    @classmethod
+    async def open(cls, dsn: str, *, max_batch: int = 256, partitions: int = 64,
+                   pool_size: int = 4, connect_timeout: float = 10.0) -> PostgresStore:
+        """Connect, migrate and start the writer.
+
+        Raises:
+            ValueError: an argument is out of range.
+            SchemaTooNewError: the database was migrated by a newer wfsidecar.
+            StoreUnavailable: the server cannot be reached or the migration failed.
+        """
+        if max_batch < 1 or partitions < 1 or pool_size < 1:
+            raise ValueError("max_batch, partitions and pool_size must be at least 1")
+        where = _redacted(dsn)
+        writer: asyncpg.Connection | None = None
+        try:
+            writer = await asyncpg.connect(dsn, timeout=connect_timeout)
+            partitions = await migrate(writer, where=where, partitions=partitions)
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size,
+                                             timeout=connect_timeout)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            if writer is not None:
+                await writer.close()
+            raise StoreUnavailable(f"cannot open PostgreSQL store {where}: {exc}") from exc
+        logger.info("opened PostgreSQL store %s (%d partitions)", where, partitions)
+        return cls(dsn=dsn, writer=writer, pool=pool, partitions=partitions,
+                   max_batch=max_batch)
+
+    # -- cluster hooks -----------------------------------------------------------------
+
+    def attach_leases(self, leases: Leases) -> None:
+        """Fence every commit with ``leases`` and read reminders of owned partitions only."""
+        self._leases = leases
+
+    def partition(self, ref: ActorRef) -> int:
+        return partition_of(ref, self.partitions)
+
+    def pool(self) -> asyncpg.Pool:
+        """The read pool (the lease manager and cluster status run their queries on it)."""
+        return self._pool
+
+    # -- StateStore --------------------------------------------------------------------
+
+    def observe(self, observer: Observer) -> None:
+        self._observer = observer
+
+    def add_recovery_listener(self, listener: Callable[[], None]) -> None:
+        self._recovery.append(listener)
+
+    async def load_actor(self, ref: ActorRef) -> dict[str, bytes]:
+        rows = await self._fetch(reads.LOAD_ACTOR, ref.type, ref.id)
+        return {r[0]: bytes(r[1]) for r in rows}
+
+    async def reminders_due_before(self, due_ms: int, limit: int) -> list[Reminder]:
+        if limit <= 0:
+            return []
+        if self._leases is None:
+            rows = await self._fetch(reads.DUE_BEFORE, due_ms, limit)
+        else:
+            owned = sorted(self._leases.tokens())
+            if not owned:
+                return []
+            rows = await self._fetch(reads.DUE_BEFORE_OWNED, due_ms, limit, owned)
+        return [reads.reminder(r) for r in rows]
+
+    async def get_reminder(self, ref: ActorRef, name: str) -> Reminder | None:
+        rows = await self._fetch(reads.GET_REMINDER, ref.type, ref.id, name)
+        return reads.reminder(rows[0]) if rows else None
+
+    async def list_actor_ids(self, actor_type: str, *, after: str | None,
+                             limit: int) -> list[str]:
+        rows = await self._fetch(reads.LIST_IDS, actor_type, after or "", max(limit, 0))
+        return [r[0] for r in rows]
+
+    async def query_instances(self, query: InstanceQuery) -> InstancePage:
+        sql, params = reads.query_sql(query)  # a bad cursor raises here
+        return reads.page(query, await self._fetch(sql, *params))
+
+    async def count_instances(self, flt: InstanceFilter) -> InstanceTotals:
+        sql, params = reads.count_sql(flt)
+        return reads.totals((await self._fetch(sql, *params))[0])
+
+    async def size_bytes(self) -> int:
+        rows = await self._fetch("SELECT pg_database_size(current_database())")
+        return int(rows[0][0])
+
+    async def compact(self, limit: int) -> int:
+        return 0  # one layout only
+
+    async def reclaim_space(self, max_pages: int) -> int:
+        return 0  # autovacuum's job
+
+    async def free_bytes(self) -> int:
+        return 0
+
+    async def largest_instances(self, limit: int) -> list[InstanceRow]:
+        return [reads.instance_row(r) for r in await self._fetch(reads.LARGEST, max(limit, 0))]
+
+    async def instance_backfill_pending(self) -> bool:
+        return False  # every PostgreSQL store kept the index from its first commit
+
+    async def instance_backfill_done(self) -> None:
+        pass
+
+    async def commit(self, changes: Changes) -> None:
+        if self._closing:
+            raise StoreUnavailable("the PostgreSQL store is closed")
+        ops = checked_ops(changes)
+        if not ops:
+            return
+        caller = statements(ops, self.partitions)
+        if self._leases is not None:
+            self._claim(caller, ops, self._leases.tokens())
+        instances = [op.ref.id for op in ops if type(op) is PutInstance]
+        pending = _Pending(caller, len(ops), instances,
+                           asyncio.get_running_loop().create_future())
+        self._queue.append(pending)
+        self._wakeup.set()
+        await pending.future
+
+    def _claim(self, caller: Caller, ops: Sequence[Any], owned: dict[int, int]) -> None:
+        for op in ops:
+            part = partition_of(op_ref(op), self.partitions)
+            token = owned.get(part)
+            if token is not None:
+                caller.needs[part] = token
+            elif not is_message(op):
+                self.stats.refused_stale += 1
+                raise StoreConflictError(
+                    f"partition {part} of {op_ref(op)} is not owned by this daemon")
+
+    async def close(self) -> None:
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            self._wakeup.set()
+            await asyncio.wait([self._writer_task])
+        finally:
+            if self._writer is not None:
+                await _close_quietly(self._writer)
+            try:
+                await asyncio.wait_for(self._pool.close(), 10)
+            except (TimeoutError, OSError, asyncpg.InterfaceError):
+                self._pool.terminate()
+            self._closed.set()
+            logger.info("closed PostgreSQL store %s", _redacted(self.dsn))
+
+    # -- internals ---------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        if self._closing:
+            raise StoreUnavailable("the PostgreSQL store is closed")
+        try:
+            async with self._pool.acquire() as conn:
+                return list(await conn.fetch(sql, *args))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise StoreUnavailable(f"cannot read {_redacted(self.dsn)}: {exc}") from exc
+
+    async def _write_loop(self) -> None:
+        batch: list[_Pending] = []
+        try:
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                batch = []
+                while self._queue and len(batch) < self._max_batch:
+                    pending = self._queue.popleft()
+                    if not pending.future.done():  # cancelled while queued: not applied
+                        batch.append(pending)
+                if batch:
+                    await self._run(batch)
+        finally:
+            stopped = "the store writer stopped; the commit may or may not be applied"
+            for pending in (*batch, *self._queue):
+                _resolve(pending.future, StoreUnavailable(stopped))
+            self._queue.clear()
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        began = time.perf_counter()
+        leases = self._leases
+        fencing = Fencing(leases.owner) if leases is not None else None
+        try:
+            conn = await self._connection()
+            await run_batch(conn, [p.caller for p in batch], fencing,
+                            notify=self._notifications(batch, leases))
+        except Exception as exc:
+            self._observer.commit_finished(time.perf_counter() - began, len(batch),
+                                           sum(p.ops for p in batch), False)
+            self.stats.failed_transactions += 1
+            self.write_fault = f"commit to {_redacted(self.dsn)} failed: {exc}"
+            logger.warning("commit of %d callers failed: %s", len(batch), exc)
+            if self._writer is not None and self._writer.is_closed():
+                self._writer = None
+            for pending in batch:
+                error = StoreUnavailable(self.write_fault)
+                error.__cause__ = exc
+                _resolve(pending.future, error)
+            return
+        self._observer.commit_finished(time.perf_counter() - began, len(batch),
+                                       sum(p.ops for p in batch), True)
+        if fencing is not None and fencing.lost and leases is not None:
+            leases.lost(set(fencing.lost))
+        self._recovered()
+        self.stats.transactions += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for pending in batch:
+            refusal = pending.caller.error
+            if refusal is None:
+                self.stats.commits += 1
+                _resolve(pending.future, None)
+            elif isinstance(refusal, StoreConflictError):
+                self.stats.refused_stale += 1
+                _resolve(pending.future, refusal)
+            else:
+                self.stats.rejected += 1
+                refused = StoreError(f"commit rejected by PostgreSQL: {refusal}")
+                refused.__cause__ = refusal
+                _resolve(pending.future, refused)
+
+    def _notifications(self, batch: list[_Pending], leases: Leases | None) -> Notify:
+        """What the batch's transaction NOTIFYs once its callers' fates are known: the
+        partitions of other daemons that got a reminder, and the instances that changed."""
+        def build(committed: Sequence[Caller]) -> list[tuple[str, str]]:
+            if leases is None:
+                return []
+            done = {id(c) for c in committed}
+            owned = leases.tokens()
+            parts = sorted({p for c in committed for p in c.messages if p not in owned})
+            ids = [i for p in batch if id(p.caller) in done for i in p.instances]
+            out: list[tuple[str, str]] = []
+            if parts:
+                out.append((WAKE_CHANNEL, f"{leases.owner}:{','.join(map(str, parts))}"))
+            out.extend((INSTANCE_CHANNEL, f"{leases.owner}:{chunk}") for chunk in _chunks(ids))
+            return out
+        return build
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._writer is None:
+            self._writer = await asyncpg.connect(self.dsn, timeout=10)
+        return self._writer
+
+    def _recovered(self) -> None:
+        if self.write_fault is None:
+            return
+        logger.warning("%s takes commits again", _redacted(self.dsn))
+        self.write_fault = None
+        for listener in self._recovery:
+            try:
+                listener()
+            except Exception:
+                logger.exception("store recovery listener failed")
+
+
+def _chunks(ids: list[str]) -> list[str]:
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for instance_id in ids:
+        if current and size + len(instance_id) + 1 > _NOTIFY_LIMIT:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(instance_id)
+        size += len(instance_id.encode()) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def _redacted(dsn: str) -> str:
+    """The DSN without its password, for logs and errors."""
+    head, sep, tail = dsn.rpartition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return dsn
+    scheme, _, creds = head.partition("//")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
+
+
+async def _close_quietly(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 5)
+    except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
+        conn.terminate()
