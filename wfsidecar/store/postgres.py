@@ -31,7 +31,7 @@ from wfsidecar.store import _pg_reads as reads
 from wfsidecar.store._pg_batch import Caller, Fencing, Notify, run_batch, statements
 from wfsidecar.store._pg_schema import migrate
 from wfsidecar.store._validation import checked_ops
-from wfsidecar.store.base import Changes, PutInstance, Reminder
+from wfsidecar.store.base import Changes, DeleteActor, PutInstance, Reminder
 from wfsidecar.store.instances import (
     InstanceFilter,
     InstancePage,
@@ -215,7 +215,8 @@ class PostgresStore:
         caller = statements(ops, self.partitions)
         if self._leases is not None:
             self._claim(caller, ops, self._leases.tokens())
-        instances = [op.ref.id for op in ops if type(op) is PutInstance]
+        # Instances whose row changed or went (a purge), for waiters on other daemons.
+        instances = [op.ref.id for op in ops if type(op) is PutInstance or type(op) is DeleteActor]
         pending = _Pending(caller, len(ops), instances,
                            asyncio.get_running_loop().create_future())
         self._queue.append(pending)
