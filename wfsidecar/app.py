@@ -17,14 +17,16 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wfsidecar import __version__, logs
 from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
+from wfsidecar.app_cluster import ClusterNode, cluster_node
 from wfsidecar.app_listeners import Listeners, open_store
 from wfsidecar.app_security import Security
 from wfsidecar.clock import Clock, SystemClock
@@ -103,6 +105,7 @@ class App:
         self.store: StateStore | None = None
         self.service: WorkflowService | None = None
         self.retention: RetentionSweeper | None = None
+        self.cluster: ClusterNode | None = None
         self._actor_types = dict(actor_types or {})
         self._configure_logging = configure_logging
         self.grpc_methods: list[str] = []  # every RPC served (server/auth.py decides each)
@@ -153,8 +156,13 @@ class App:
                                             max_in_flight_per_stream=work.max_in_flight_per_stream)
             waiters = StatusWaiters()
             register_actor_types(runtime, dispatcher, waiters, self.clock, observer)
+            # Several daemons on one PostgreSQL database (docs/multi-node.md).
+            self.cluster = cluster_node(self.config, store, lambda: ",".join(sorted(
+                {s.dialect for s in dispatcher.view().streams()})))
             self.service = WorkflowService(
-                runtime, store, waiters, self.clock,
+                runtime if self.cluster is None
+                else self.cluster.routing(runtime, waiters, self.clock), store, waiters,
+                self.clock,
                 sampler=self.tracing.sampler if self.tracing is not None else NEVER)
             # A file from before the instance index: its rows are built before any read.
             await self.service.read_model.backfill(runtime)
@@ -165,6 +173,9 @@ class App:
             # After a disk-full or read-only spell, what backed off goes at once.
             store.add_recovery_listener(scheduler.store_writable)
             store.add_recovery_listener(dispatcher.store_writable)
+            if self.cluster is not None:
+                self.cluster.connect(runtime, scheduler, refresh=self._refresh_waiters(waiters),
+                                     watching=waiters.watching)
             limit = self.config.listeners.max_message_size
             dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit,
                                       observer=observer)
@@ -198,6 +209,8 @@ class App:
                 watcher = loops.create_task(self.security.watch(), name="security")
                 poison = loops.create_task(dispatcher.run_poison_handler(), name="poison")
                 sweeper = loops.create_task(self.retention.run(), name="retention")
+                cluster = (loops.create_task(self.cluster.run(), name="cluster")
+                           if self.cluster is not None else None)
                 self.ports = BoundPorts(grpc_listeners[0].port, grpc_listeners[1].port, http,
                                         tuple(g.port for g in grpc_listeners[2:]), metrics)
                 await self._set_phase(Phase.READY, grpc_listeners)
@@ -210,6 +223,9 @@ class App:
                 await self._drain(runtime, scheduler, dispatcher, grpc_listeners)
                 await scheduler_task
                 await sweeper
+                if self.cluster is not None and cluster is not None:
+                    self.cluster.stop()  # after the drain: turns in flight commit first
+                    await cluster  # releases the leases for the other daemons
                 reaper.cancel()
                 poison.cancel()
                 watcher.cancel()
@@ -233,6 +249,13 @@ class App:
             for listener in grpc_listeners:
                 stopping.create_task(listener.stop(deadline))
             stopping.create_task(runtime.drain(deadline))
+
+    def _refresh_waiters(
+            self, waiters: StatusWaiters) -> Callable[[str], Coroutine[Any, Any, None]]:
+        async def refresh(instance_id: str) -> None:
+            assert self.service is not None
+            waiters.publish(instance_id, await self.service.get(instance_id))
+        return refresh
 
     async def _open_store(self, stack: AsyncExitStack) -> StateStore:
         """The configured store (a subclass may wrap it: the hazard tests inject faults)."""

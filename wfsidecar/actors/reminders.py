@@ -90,6 +90,7 @@ class ReminderScheduler:
         self._wake = asyncio.Event()
         self._during_refill: list[Changes] | None = None
         self._stopping = False
+        self._owns: Callable[[ActorRef], bool] | None = None
         self.fired = 0
         runtime.add_commit_listener(self._on_commit)
         runtime.add_reset_listener(self._on_reset)
@@ -125,9 +126,20 @@ class ReminderScheduler:
         that could not be committed during the fault lived only in memory and grew up to
         ``retry_max``; the stored rows still hold the original due times, so what waited
         for the fault fires now instead of minutes after it cleared."""
+        self.reload()
+
+    def reload(self) -> None:
+        """Reload the window from the store now (another daemon wrote a reminder for an
+        actor of this one, or this daemon's partitions changed)."""
         self._index.window_end = 0
         self._window_truncated = False
         self._wake.set()
+
+    def fire_only(self, owns: Callable[[ActorRef], bool]) -> None:
+        """Fire only reminders of actors for which ``owns`` is true (several daemons on
+        one database: a turn may set a reminder on another daemon's actor, which its
+        owner fires; docs/multi-node.md)."""
+        self._owns = owns
 
     @property
     def inflight(self) -> int:
@@ -198,6 +210,8 @@ class ReminderScheduler:
             key = (reminder.ref, reminder.name)
             if key in self._inflight or self._index.is_parked(key):
                 continue  # its firing's outcome (or un-parking) will re-index it
+            if self._owns is not None and not self._owns(reminder.ref):
+                continue  # another daemon's to fire; a reload brings it back if ours again
             self._inflight.add(key)
             firings.create_task(self._fire(reminder))
 

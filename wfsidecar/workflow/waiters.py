@@ -52,6 +52,11 @@ class StatusWaiters:
                 if not waiters:
                     del self._waiting[instance_id]
 
+    def watching(self, instance_id: str) -> bool:
+        """True while someone waits on ``instance_id`` (a daemon that does not own it
+        re-reads it when another daemon's commit changes it: app_cluster.py)."""
+        return instance_id in self._waiting
+
     @property
     def count(self) -> int:
         return sum(len(w) for w in self._waiting.values())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, ReminderResult, TurnContext
-from wfsidecar.errors import AlreadyExistsError, NotFoundError
+from wfsidecar.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
 from wfsidecar.telemetry.observer import NULL, Observer
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow import effects, poison, projection
@@ -127,6 +127,12 @@ class WorkflowActor:
             elif state.exists:
                 logger.info("workflow %s: result for an earlier execution dropped (%s)",
                             self.instance_id, name)
+            return ReminderResult.DONE
+        if name.startswith("purge-"):  # sent by a daemon that does not own it (remote.py)
+            try:
+                self._purge(ctx, state, PurgeCommand(force=data == b"force"))
+            except FailedPreconditionError as exc:
+                logger.info("workflow %s: purge dropped: %s", self.instance_id, exc)
             return ReminderResult.DONE
         logger.warning("workflow %s: unknown reminder %s dropped", self.instance_id, name)
         return ReminderResult.DONE

@@ -1,0 +1,27 @@
+"""Fixtures for several daemons on one PostgreSQL database (a throwaway cluster)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.postgres_cluster import Cluster, server_bin, start_cluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    if server_bin() is None:
+        pytest.skip("no PostgreSQL server installed (.ci/run installs it)")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
+    """A new, empty database for this test; its DSN."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    return pg_cluster.create_database(name)
