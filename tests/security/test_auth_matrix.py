@@ -115,7 +115,7 @@ def _on_dapr(name: str) -> bool:
 
 def _concrete(template: str) -> str:
     values = {"component": "dapr", "instanceID": "i-1", "workflowName": "wf",
-              "eventName": "ev"}
+              "eventName": "ev", "asset": "js/app.js"}
     return re.sub(r"\{(\w+)(?::[^}]*)?\}", lambda m: values[m.group(1)], template)
 
 
@@ -178,7 +178,10 @@ async def test_every_http_route_refused_without_or_with_a_wrong_token_and_decide
 def test_tables_decide_every_registered_route_and_nothing_else_is_public() -> None:
     assert http_auth.undecided(build_app(Readiness(), api=object())) == []  # type: ignore[arg-type]
     public_http = {k for k, v in http_auth.ROUTE_ACCESS.items() if v is Access.PUBLIC}
-    assert public_http == {("GET", "/healthz"), ("GET", "/healthz/outbound")}
+    # Health, as in Dapr, and the dashboard's static files (no data in them; what they
+    # fetch is the API, which needs a token).
+    assert public_http == {("GET", "/healthz"), ("GET", "/healthz/outbound"),
+                           ("GET", "/ui"), ("GET", "/ui/"), ("GET", "/ui/{asset}")}
     public_grpc = {k for k, v in grpc_auth.ACCESS.items() if v is Access.PUBLIC}
     assert public_grpc == {grpc_auth.HEALTH + "Check", grpc_auth.HEALTH + "Watch"}
     # A read-only token can never pull or answer work items.

@@ -4,7 +4,8 @@ that enforces it (docs/security.md).
 A token comes as the ``dapr-api-token`` header (Dapr's) or ``Authorization: Bearer``.
 Missing or unknown: 401 ``ERR_API_TOKEN_MISSING`` / ``ERR_API_TOKEN_INVALID``; a token of a
 role that may not call the route: 403 ``ERR_PERMISSION_DENIED``; over its rate: 429
-``ERR_TOO_MANY_REQUESTS``. The health routes need no token, as in Dapr. An unmatched path
+``ERR_TOO_MANY_REQUESTS``. The health routes need no token, as in Dapr, nor the dashboard's
+static files. An unmatched path
 needs any valid token before it is told 404. Every MANAGE route is audited.
 """
 
@@ -49,6 +50,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # The metrics listener's one route (its own port; the same middleware guards it).
     ("GET", "/metrics"): Access.READ,
     ("GET", "/storage"): Access.READ,  # the storage report (retention, issue #13 item 5)
+    # The dashboard's static files (http/dashboard.py): no data and no secret in them, and a
+    # browser cannot send a header when it opens a page; what they fetch needs a token.
+    ("GET", "/ui"): Access.PUBLIC,
+    ("GET", "/ui/"): Access.PUBLIC,
+    ("GET", "/ui/{asset}"): Access.PUBLIC,
 }
 
 _CODES = {Refusal.UNAUTHENTICATED: 401, Refusal.FORBIDDEN: 403, Refusal.RATE_LIMITED: 429}

@@ -2,7 +2,8 @@
 
 It serves health, and, when the composition root hands it a ``WorkflowApi``, the workflow
 API of docs/http-api.md: Dapr's routes (workflow_api.py) and the extensions (extensions.py,
-diagnostics.py) under every version prefix, plus metadata.py and openapi.py.
+diagnostics.py) under every version prefix, plus metadata.py and openapi.py, and the
+dashboard's static files at /ui (dashboard.py), which use that API.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from aiohttp import web
 from wfsidecar import __version__
 from wfsidecar.errors import StartupError
 from wfsidecar.health import Readiness
-from wfsidecar.http import diagnostics, extensions, metadata, openapi, storage, workflow_api
+from wfsidecar.http import (
+    dashboard,
+    diagnostics,
+    extensions,
+    metadata,
+    openapi,
+    storage,
+    workflow_api,
+)
 from wfsidecar.http.auth import authenticating, undecided
 from wfsidecar.http.context import API_KEY, WorkflowApi
 from wfsidecar.http.errors import body_limit, json_errors
@@ -70,6 +79,7 @@ def build_app(readiness: Readiness, api: WorkflowApi | None = None, *,
         metadata.add_routes(app.router)
         storage.add_routes(app.router)
         openapi.add_routes(app.router, __version__)
+        dashboard.add_routes(app.router)
     missing = undecided(app)
     if missing:
         raise StartupError("HTTP routes without an access decision in http/auth.py: "
