@@ -1,0 +1,67 @@
+"""What the dashboard tests share: the daemon's address and tokens, the API calls they
+check the page against, and opening the page with a token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from playwright.sync_api import Page
+
+ADMIN = "ui-admin-token-1"
+READER = "ui-reader-token-2"
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T], ok: Callable[[T], bool], deadline: float = 30) -> T:
+    """tests/waiting.py's ``eventually`` for these synchronous tests (Playwright's sync
+    API cannot run inside an event loop): poll until ``ok``, fail with the last value."""
+    end = time.monotonic() + deadline
+    while True:
+        value = probe()
+        if ok(value):
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"condition never held; last value: {value!r}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Stack:
+    http_port: int
+    tmp: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def api(self, method: str, path: str, token: str = ADMIN, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.base}/v1.0/workflows/dapr{path}",
+                                headers={"dapr-api-token": token}, timeout=10, **kwargs)
+
+    def start(self, name: str, instance_id: str, data: str | None = None) -> None:
+        reply = self.api("POST", f"/{name}/start?instanceID={instance_id}", data=data)
+        assert reply.status_code == 202, reply.text
+
+    def status(self, instance_id: str) -> str | None:
+        reply = self.api("GET", f"/{instance_id}")
+        return str(reply.json()["runtimeStatus"]) if reply.status_code == 200 else None
+
+    def wait_status(self, instance_id: str, wanted: str) -> None:
+        eventually(lambda: self.status(instance_id), lambda s: s == wanted)
+
+    def ids(self, query: str) -> list[str]:
+        reply = self.api("GET", f"?pageSize=10000&{query}")
+        assert reply.status_code == 200, reply.text
+        return [row["instanceID"] for row in reply.json()["instances"]]
+
+    def open(self, page: Page, route: str = "#/", token: str = ADMIN) -> None:
+        """Load the dashboard with ``token`` in the tab's session storage, at ``route``."""
+        page.goto(f"{self.base}/ui/")
+        page.evaluate("token => sessionStorage.setItem('wfsidecar.token', token)", token)
+        page.goto(f"{self.base}/ui/{route}")
+        page.reload()
