@@ -44,6 +44,8 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
     async def wait(self, event: asyncio.Event, max_wait: float | None) -> bool:
+        if event.is_set():
+            return True  # no timer to arm and cancel (the reminder loop's common case)
         if max_wait is None:
             await event.wait()
             return True

@@ -4,7 +4,7 @@ Dapr and Microsoft SDKs dial the same method paths but give some field numbers d
 meanings (protocol.md §2), so a listener serves exactly one dialect. The internal model
 (``wfsidecar._proto.internal``) keeps every Dapr field at its Dapr number, so a Dapr
 message and its internal twin are the same bytes; Microsoft messages go through the
-name-based transcoder.
+name-based mapping of ``transcode.py``, applied to their bytes (``wire_transcode.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from google.protobuf import message
 
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
+from wfsidecar._proto.internal import orchestrator_service_pb2 as internal_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.engine import RuntimeStatus
 from wfsidecar.errors import InvalidArgumentError
-from wfsidecar.server import transcode
+from wfsidecar.server import wire_transcode
 
 M = TypeVar("M", bound=message.Message)
 
@@ -58,13 +59,20 @@ class Dialect:
 
     def to_internal(self, msg: message.Message, cls: type[M]) -> M:
         if self.transcoded:
-            return transcode.to_internal(msg, cls)
+            return wire_transcode.to_internal(msg, cls)
         return reinterpret(msg, cls)
 
     def to_wire(self, msg: message.Message, cls: type[M]) -> M:
         if self.transcoded:
-            return transcode.to_dialect(msg, cls)
+            return wire_transcode.to_dialect(msg, cls)
         return reinterpret(msg, cls)
+
+    def wire_bytes(self, name: str, data: bytes) -> bytes:
+        """``data``, a serialized internal ``name`` message, as this dialect's ``name``."""
+        if not self.transcoded:
+            return data  # the same bytes (module docstring)
+        return wire_transcode.transcode_bytes(
+            data, getattr(internal_pb, name).DESCRIPTOR, getattr(self.wire, name).DESCRIPTOR)
 
     def status(self, status: RuntimeStatus) -> int:
         if int(status) > self.max_status:

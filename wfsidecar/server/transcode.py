@@ -38,7 +38,8 @@ from wfsidecar._proto.internal import ms_fields
 from wfsidecar._proto.internal import orchestrator_service_pb2 as internal_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 
-__all__ = ["DAPR", "INTERNAL", "MS", "TranscodeError", "to_dialect", "to_internal"]
+__all__ = ["DAPR", "INTERNAL", "MS", "TranscodeError", "enum_table", "field_pairs", "to_dialect",
+           "to_internal"]
 
 M = TypeVar("M", bound=Message)
 D = TypeVar("D", Descriptor, EnumDescriptor)
@@ -232,6 +233,16 @@ def _plan(src: Descriptor, dst: Descriptor) -> dict[str, FieldDescriptor]:
             plan[s] = g
         _PLANS[key] = plan
     return plan
+
+
+def field_pairs(src: Descriptor, dst: Descriptor) -> dict[str, FieldDescriptor]:
+    """Source field name -> the target field it is copied to (what has none is dropped)."""
+    return _plan(src, dst)
+
+
+def enum_table(src: EnumDescriptor, dst: EnumDescriptor) -> dict[int, int]:
+    """Source enum number -> target number, for the values both define (by name)."""
+    return _enum_table(src, dst)
 
 
 def _enum_table(src: EnumDescriptor, dst: EnumDescriptor) -> dict[int, int]:

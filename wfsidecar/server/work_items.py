@@ -17,7 +17,6 @@ from typing import Any
 
 import grpc
 
-from wfsidecar._proto.internal import orchestrator_service_pb2 as ipb
 from wfsidecar.errors import LimitExceededError, ShuttingDownError
 from wfsidecar.server.dialect import DAPR, Dialect
 from wfsidecar.telemetry.observer import NULL, Observer
@@ -28,8 +27,10 @@ from wfsidecar.workflow.work_item import dispatched
 logger = logging.getLogger(__name__)
 
 DAPR_STATEFUL_HISTORY_CAPABILITY = 2
-# Dapr WorkItem fields: the request oneof (1 orchestrator/workflow, 2 activity) and the token.
-_DAPR_FIELDS = {"orchestrator": 1, "activity": 2}
+# WorkItem fields, the same numbers in both dialects: the request oneof and the token.
+_WORK_ITEM_FIELDS = {"orchestrator": (1, "OrchestratorRequest"),
+                     "activity": (2, "ActivityRequest"),
+                     "entity": (3, "EntityBatchRequest")}  # the batch form the 1.12 worker runs
 _COMPLETION_TOKEN = 10
 DAPR_HEALTH_PING_CAPABILITY = 3
 
@@ -59,14 +60,19 @@ class WorkItemStreams:
                     context.peer())
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._ping_interval if pings else None):
-                        item = await self._dispatcher.next(stream)
-                except TimeoutError:
-                    await context.write(self._ping())
-                    continue
+                if self._dispatcher.ready(stream):
+                    # No timer for an item already queued: arming and cancelling one per
+                    # item cost ~2 % of the daemon's CPU under load (issue #14).
+                    item = await self._dispatcher.next(stream)
+                else:
+                    try:
+                        async with asyncio.timeout(self._ping_interval if pings else None):
+                            item = await self._dispatcher.next(stream)
+                    except TimeoutError:
+                        await context.write(self._ping())
+                        continue
                 work = self._encode(item)
-                size = len(work) if isinstance(work, bytes) else work.ByteSize()
+                size = len(work)
                 if size > self._max_message_size:
                     # Sending it would break this shared stream for every instance on it;
                     # only this one instance is held back, with the reason (issue #5).
@@ -84,28 +90,14 @@ class WorkItemStreams:
             self._dispatcher.release(stream)
             logger.info("worker stream %d closed", stream)
 
-    def _encode(self, item: WorkItem) -> Any:
-        if self._dialect is DAPR and item.kind in _DAPR_FIELDS:
-            # Dapr and internal messages are the same bytes (dialect.py): the work item is
-            # framed around the stored request as it is, never parsed (issue #10: the
-            # daemon's cost per turn must not grow with the history).
-            return (request_wire.delimited(_DAPR_FIELDS[item.kind], item.request_bytes())
-                    + request_wire.delimited(_COMPLETION_TOKEN, item.token.encode()))
-        work = self._dialect.msg("WorkItem")(completionToken=item.token)
-        if item.kind == "orchestrator":
-            request = ipb.OrchestratorRequest.FromString(item.request_bytes())
-            work.orchestratorRequest.CopyFrom(
-                self._dialect.to_wire(request, self._dialect.msg("OrchestratorRequest")))
-        elif item.kind == "entity":
-            # The batch form (EntityBatchRequest): the 1.12 worker runs it as is.
-            batch = ipb.EntityBatchRequest.FromString(item.payload)
-            work.entityRequest.CopyFrom(
-                self._dialect.to_wire(batch, self._dialect.msg("EntityBatchRequest")))
-        else:
-            activity = ipb.ActivityRequest.FromString(item.payload)
-            work.activityRequest.CopyFrom(
-                self._dialect.to_wire(activity, self._dialect.msg("ActivityRequest")))
-        return work
+    def _encode(self, item: WorkItem) -> bytes:
+        # Framed around the stored request's bytes, never parsed into a message: for Dapr
+        # they are the wire bytes as they are, for Microsoft they are renumbered on the
+        # wire (issues #10, #14: the cost per turn must not grow with the history).
+        number, message = _WORK_ITEM_FIELDS[item.kind]
+        body = self._dialect.wire_bytes(message, item.request_bytes())
+        return (request_wire.delimited(number, body)
+                + request_wire.delimited(_COMPLETION_TOKEN, item.token.encode()))
 
     def _ping(self) -> Any:
         work = self._dialect.msg("WorkItem")()

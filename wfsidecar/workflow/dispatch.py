@@ -5,9 +5,8 @@ parked); gRPC streams pull them; completions come back here, are matched to the 
 completion token, and are applied by an actor turn before the worker is acknowledged. The
 gRPC layer keeps no state of its own (style.md §3.6).
 
-A stream that ends puts everything it held back at the front of the queue, so another
-worker (or the same one after reconnecting) gets it; a completion that arrives later on the
-old token is refused as stale. Delayed re-dispatch is timed by redispatch.py.
+A stream that ends puts what it held back at the front of the queue for another worker; a
+completion arriving later on the old token is refused as stale (redispatch.py times retries).
 """
 
 from __future__ import annotations
@@ -88,6 +87,14 @@ class WorkItemDispatcher:
         stream = self._streams.open(dialect, accepts)
         self._marks.open_stream(stream, stateful_history)
         return stream
+
+    def ready(self, stream: int) -> bool:
+        """True if ``next(stream)`` would return without waiting."""
+        if self._closed or not self._streams.below_cap(stream):
+            return False
+        queue = self._queues[self._streams.dialect.get(stream, "dapr")]
+        return work_item.first_wanted(
+            queue, self._streams.filter.get(stream, accept_all)) is not None
 
     async def next(self, stream: int) -> WorkItem:
         """Wait for the next work item and record it as dispatched on ``stream``.

@@ -51,6 +51,10 @@ class Streams:
         self.filter.pop(stream, None)
         return self.held.pop(stream, set())
 
+    def below_cap(self, stream: int) -> bool:
+        limit = self._max_in_flight
+        return limit is None or len(self.held.get(stream, ())) < limit
+
     async def wait_below_cap(self, stream: int, closed: Callable[[], bool]) -> None:
         """Wait while ``stream`` holds ``max_in_flight`` unanswered items.
 
