@@ -43,6 +43,12 @@ class Stack:
         return requests.request(method, f"{self.base}/v1.0/workflows/dapr{path}",
                                 headers={"dapr-api-token": token}, timeout=10, **kwargs)
 
+    def metadata(self) -> dict[str, Any]:
+        reply = requests.get(f"{self.base}/v1.0/metadata", headers={"dapr-api-token": ADMIN},
+                             timeout=10)
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
     def start(self, name: str, instance_id: str, data: str | None = None) -> None:
         reply = self.api("POST", f"/{name}/start?instanceID={instance_id}", data=data)
         assert reply.status_code == 202, reply.text
@@ -65,3 +71,17 @@ class Stack:
         page.evaluate("token => sessionStorage.setItem('wfsidecar.token', token)", token)
         page.goto(f"{self.base}/ui/{route}")
         page.reload()
+
+
+# Controls a screen reader could not name: no label, no text, no aria-label(ledby), no title.
+_UNNAMED = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+  .filter(el => el.offsetParent !== null || el.closest('dialog[open]'))
+  .filter(el => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+    || el.title || (el.labels && el.labels.length) || el.textContent.trim()
+))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    controls: list[str] = page.evaluate(_UNNAMED)
+    return controls

@@ -61,7 +61,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert "Traceback" not in stderr, stderr
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its event loop marked running
+# in this thread until it stops, and an asyncio test after it would then fail to start
+# its own loop.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), (
         f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
@@ -79,6 +82,11 @@ def page(browser: Browser) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The page may talk to its daemon only: no font, CDN or anything else from outside.
+    elsewhere: list[str] = []
+    context.on("request", lambda request: None if request.url.startswith(
+        ("http://127.0.0.1:", "blob:", "data:")) else elsewhere.append(request.url))
     yield tab
     context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
+    assert elsewhere == [], f"requests beyond the daemon: {elsewhere}"

@@ -65,6 +65,7 @@ export const api = {
   diagnostics: (id) => call("GET", `${instance(id)}/diagnostics`),
   metadata: () => call("GET", "/v1.0/metadata"),
   storage: () => call("GET", "/v1.0/storage", { query: "largest=10" }),
+  openapi: () => call("GET", "/v1.0/openapi.json"),
   start: (name, id, input) => call("POST", `${WORKFLOWS}/${seg(name)}/start`,
     { query: id ? `instanceID=${seg(id)}` : "", body: input }),
   raiseEvent: (id, name, data) => call("POST", `${instance(id)}/raiseEvent/${seg(name)}`,

@@ -3,7 +3,7 @@
 // OpenAPI document, metrics and traces.
 
 import { api } from "./api.js";
-import { STATUSES, age, bytes, clear, errorBox, field, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
+import { STATUSES, age, bytes, clear, downloadJson, errorBox, field, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
 import { setTraceTemplate, traceTemplate } from "./trace.js";
 
 export async function renderDaemon(main, ctx) {
@@ -78,7 +78,13 @@ function settings(meta) {
   return h("section", { class: "card", "aria-labelledby": "links-title" },
     h("h2", { id: "links-title" }, "Links"),
     h("ul", { class: "plain" },
-      h("li", {}, h("a", { href: "/v1.0/openapi.json" }, "OpenAPI document"), " of the HTTP API (needs the token in a header, so open it with the CLI or curl)"),
+      h("li", {}, h("button", { type: "button", class: "ghost small", onclick: async (event) => {
+        try {
+          downloadJson("wfsidecar-openapi.json", await api.openapi());
+        } catch (error) {
+          event.target.after(errorBox(error));
+        }
+      } }, "Download the OpenAPI document"), " of the HTTP API (docs/http-api.md)"),
       h("li", {}, metrics ? h("a", { href: `http://${location.hostname}:${metrics.port}/metrics` }, "Prometheus metrics")
         : "Prometheus metrics: on the metrics port when metrics are enabled (metrics.enabled, --metrics-port)")),
     h("form", { class: "inline-form", onsubmit: (event) => {

@@ -128,3 +128,14 @@ export function describeError(error) {
   }
   return String(error && error.message ? error.message : error);
 }
+
+// Saves `data` as a JSON file (what `wfsidecar workflow export` writes for a history): the
+// page fetched it with the token, so a plain link to the API would be refused.
+export function downloadJson(filename, data) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+  const link = h("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+}

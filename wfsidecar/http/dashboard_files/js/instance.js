@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { actionBar, rerunButton } from "./actions.js";
 import { diagnosticsCard } from "./diagnostics.js";
-import { FINISHED, bytes, clear, errorBox, field, h, instanceLink, jsonBlock, statusBadge, timeAgo } from "./dom.js";
+import { FINISHED, bytes, clear, downloadJson, errorBox, field, h, instanceLink, jsonBlock, statusBadge, timeAgo } from "./dom.js";
 import { historyTable } from "./history.js";
 import { timelineView } from "./timeline_view.js";
 import { traceLink } from "./trace.js";
@@ -38,15 +38,30 @@ export async function renderInstance(main, ctx, id) {
   if (!ctx.alive()) return;
   draw(main, ctx, id, data);
   if (FINISHED.has(data.meta.runtimeStatus)) return;
+  let drawn = signature(data);
   ctx.every(REFRESH_MS, async () => {
     if (document.querySelector("dialog[open]")) return;
     try {
       const next = await fetchAll(id);
-      if (ctx.alive()) draw(main, ctx, id, next);
+      if (!ctx.alive()) return;
+      // Redrawn whole only when the instance changed, so an unfolded payload or a
+      // highlighted history row stays as the user left it; otherwise the timeline moves on.
+      if (signature(next) !== drawn) {
+        drawn = signature(next);
+        draw(main, ctx, id, next);
+      } else {
+        clear(main.querySelector("#timeline-body"),
+          timelineView(next.events, { running: true, workflowName: next.meta.workflowName }));
+      }
     } catch (error) {
       if (ctx.alive() && error.status === 404) window.dispatchEvent(new Event("wfsidecar:changed"));
     }
   });
+}
+
+function signature({ meta, events, children }) {
+  return JSON.stringify([meta.runtimeStatus, meta.lastUpdatedAt, events.length,
+    children.map((c) => c.runtimeStatus)]);
 }
 
 function draw(main, ctx, id, { meta, events, row, children, diagnostics }) {
@@ -67,14 +82,16 @@ function draw(main, ctx, id, { meta, events, row, children, diagnostics }) {
     diagnostics ? diagnosticsCard(diagnostics) : null,
     h("section", { class: "card", "aria-labelledby": "timeline-title" },
       h("h2", { id: "timeline-title" }, "Timeline"),
-      timelineView(events, { running, workflowName: meta.workflowName })),
+      h("div", { id: "timeline-body" }, timelineView(events, { running, workflowName: meta.workflowName }))),
     h("section", { class: "card payloads", "aria-label": "Input and output" },
       jsonBlock("Input", props["dapr.workflow.input"]),
       jsonBlock(status === "FAILED" ? "Output (none: failed)" : "Output", props["dapr.workflow.output"]),
       jsonBlock("Custom status", props["dapr.workflow.custom_status"])),
     children.length ? childrenCard(children) : null,
     h("section", { class: "card", "aria-labelledby": "history-title" },
-      h("h2", { id: "history-title" }, `History (${events.length} events)`),
+      h("div", { class: "card-head" }, h("h2", { id: "history-title" }, `History (${events.length} events)`),
+        h("button", { type: "button", class: "ghost small",
+          onclick: () => downloadJson(`${id}-history.json`, { instanceID: id, events }) }, "Download JSON")),
       historyTable(events, admin && FINISHED.has(status) ? (event) => rerunButton(id, event) : null)));
   window.scrollTo(0, scroll);
 }

@@ -6,6 +6,9 @@
 import { duration, h, instanceHref } from "./dom.js";
 import { buildTimeline } from "./timeline.js";
 
+// Beyond this many steps the chart stops being readable and slows the page; the history
+// table below still lists every event.
+const MAX_ROWS = 300;
 const KIND_NAMES = { activity: "activity", child: "child workflow", timer: "timer", wait: "event wait" };
 
 export function timelineView(events, { running, workflowName, now = Date.now() }) {
@@ -32,7 +35,8 @@ export function timelineView(events, { running, workflowName, now = Date.now() }
       "aria-label": `${workflowName}: ${model.end === null ? "running" : model.outcome} for ${duration((model.end ?? axisEnd) - model.start)}`,
     })));
 
-  const rows = model.rows.map((row) => {
+  const shown = model.rows.slice(0, MAX_ROWS);
+  const rows = shown.map((row) => {
     const attempts = row.segments.filter((s) => s.kind !== "backoff");
     const name = row.kind === "timer" ? row.label || duration(row.delayMs) : row.label;
     const label = row.kind === "child"
@@ -68,6 +72,9 @@ export function timelineView(events, { running, workflowName, now = Date.now() }
     axis(model.start, span),
     h("div", { class: "tl-body" }, workflowRow, rows,
       h("div", { class: "tl-overlay", "aria-hidden": String(!nowLine && !marks.length) }, marks, nowLine)),
+    model.rows.length > MAX_ROWS
+      ? h("p", { class: "muted small" }, `The first ${MAX_ROWS} of ${model.rows.length} steps; every event is in the history below.`)
+      : null,
     legend());
 }
 
