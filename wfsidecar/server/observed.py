@@ -15,10 +15,18 @@ from wfsidecar.telemetry import log_context
 from wfsidecar.telemetry.observer import Observer, RpcCall
 from wfsidecar.telemetry.trace_ids import parse_traceparent
 
+_CACHED_METHODS = 256
+
 
 class ObservingInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, observer: Observer) -> None:
         self._observer = observer
+        # Method path -> (handler, its wrapped form): grpc asks for a handler on every
+        # call, and building a new one each time cost ~1 % of the daemon's CPU (issue
+        # #14). Reused only for the very same handler (auth may answer with a refusing
+        # one); bounded, since a caller may name any path.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any],
+                                       grpc.RpcMethodHandler[Any, Any]]] = {}
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails],
@@ -28,7 +36,18 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method.rsplit("/", 1)[-1]
+        cached = self._wrapped.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(details.method, handler)
+        if len(self._wrapped) >= _CACHED_METHODS:
+            self._wrapped.clear()
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, path: str, handler: grpc.RpcMethodHandler[Any, Any],
+              ) -> grpc.RpcMethodHandler[Any, Any]:
+        method = path.rsplit("/", 1)[-1]
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary),
