@@ -202,7 +202,7 @@ class App:
                 retention=self.retention))
             metrics = await self._listeners.start_metrics(stack, self.metrics, Sources(
                 dispatch=dispatcher.view(), reminders=scheduler, actors=runtime, store=store,
-                instances=self.service.read_model))
+                instances=self.service.read_model, cluster=self.cluster))
             async with asyncio.TaskGroup() as loops:
                 scheduler_task = loops.create_task(scheduler.run(), name="reminders")
                 reaper = loops.create_task(runtime.run_idle_reaper(), name="idle-reaper")

@@ -19,6 +19,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -50,6 +51,18 @@ def cluster_node(config: Config, store: StateStore,
     return ClusterNode(store, config.store.postgres, dialects=dialects)
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseReadings:
+    """What a metrics scrape reads of this node (telemetry/metrics/_gauges.py)."""
+
+    owned: int
+    partitions: int
+    takeovers: int
+    lost: int
+    refused: int
+    wakeups: int
+
+
 class ClusterNode:
     """This daemon as one of several on one PostgreSQL database."""
 
@@ -67,6 +80,12 @@ class ClusterNode:
         self._refreshing: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.wakeups = 0
+
+    def lease_readings(self) -> LeaseReadings:
+        leases = self.leases
+        return LeaseReadings(len(leases.tokens()), self._store.partitions,
+                             len(leases.takeovers), leases.lost_count,
+                             self._store.stats.refused_stale, self.wakeups)
 
     def owns(self, ref: ActorRef) -> bool:
         return partition_of(ref, self._store.partitions) in self.leases.tokens()
@@ -88,8 +107,11 @@ class ClusterNode:
         scheduler.fire_only(self.owns)
 
         def changed(gained: set[int], lost: set[int]) -> None:
-            # Another daemon may have written these actors since this one last ran them.
-            runtime.evict_all()
+            # Another daemon may have written these actors since this one last ran them;
+            # work they have out is dropped (the new owner redoes it).
+            moved = gained | lost
+            count = self._store.partitions
+            runtime.evict(lambda ref: partition_of(ref, count) in moved)
             scheduler.reload()
 
         self.leases.add_listener(changed)

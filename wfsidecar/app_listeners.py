@@ -71,7 +71,8 @@ async def _open_postgres(config: Config) -> StateStore:
     assert cfg.dsn is not None  # StoreConfig refuses postgres without one
     try:
         store = await PostgresStore.open(cfg.dsn, max_batch=cfg.max_batch,
-                                         partitions=cfg.partitions, pool_size=cfg.pool_size)
+                                         partitions=cfg.partitions, pool_size=cfg.pool_size,
+                                         idle_transaction_timeout=cfg.lease_ttl / 2)
     except SchemaTooNewError as exc:
         raise StartupError(str(exc)) from exc
     except StoreError as exc:

@@ -143,13 +143,17 @@ class _Commands(click.Group):
     progress bars behind it (about 70 ms of imports)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), "workflow"])
+        return sorted([*super().list_commands(ctx), "workflow", "cluster"])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "workflow":
             from wfsidecar.cli_workflow import workflow_group
 
             return workflow_group
+        if cmd_name == "cluster":
+            from wfsidecar.cli_cluster import cluster_group
+
+            return cluster_group
         return super().get_command(ctx, cmd_name)
 
 

@@ -1,7 +1,10 @@
 """``make chaos``: the chaos run at full size, printing the results table.
 
   python -m tests.chaos [--workflows 10000] [--kills 10] [--window 200] [--seed N]
-                        [--sdk dapr|ms|js]
+                        [--sdk dapr|ms|js] [--postgres [--daemons 3] [--lease-ttl 2]]
+
+With --postgres, the daemons share one PostgreSQL database (tests/chaos/cluster.py): one
+at a time is SIGKILLed and restarted, and one is SIGSTOPped past its lease once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.chaos.harness import run_chaos
+from tests.chaos.cluster import run_cluster_chaos
+from tests.chaos.harness import Report, run_chaos
 from tests.chaos.sdks import SDKS
 
 
@@ -26,6 +30,11 @@ def main() -> int:
     parser.add_argument("--sdk", choices=sorted(SDKS), default="dapr",
                         help="the worker: Dapr's Python SDK, or Microsoft's Python (ms) or JS SDK "
                              "(both add a durable entity)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="several daemons on one PostgreSQL database (a throwaway cluster)")
+    parser.add_argument("--daemons", type=int, default=3, help="with --postgres")
+    parser.add_argument("--lease-ttl", type=float, default=2.0,
+                        help="with --postgres: the daemons' lease TTL in seconds")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the database and logs go (default: a new temp dir)")
     args = parser.parse_args()
@@ -33,8 +42,15 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"chaos: {args.workflows} workflows, {args.kills} kills, {args.sdk} SDK, "
           f"workdir {workdir}", flush=True)
-    report = asyncio.run(run_chaos(workdir, workflows=args.workflows, kills=args.kills,
-                                   window=args.window, seed=args.seed, sdk=args.sdk))
+    report: Report
+    if args.postgres:
+        print(f"chaos: {args.daemons} daemons on one PostgreSQL database", flush=True)
+        report = asyncio.run(run_cluster_chaos(
+            workdir, workflows=args.workflows, kills=args.kills, daemons=args.daemons,
+            window=args.window, seed=args.seed, sdk=args.sdk, lease_ttl=args.lease_ttl))
+    else:
+        report = asyncio.run(run_chaos(workdir, workflows=args.workflows, kills=args.kills,
+                                       window=args.window, seed=args.seed, sdk=args.sdk))
     print(report.table())
     for problem in report.problems[:50]:
         print("PROBLEM:", problem)

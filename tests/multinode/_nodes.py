@@ -93,10 +93,10 @@ async def start(app: App, instance_id: str) -> None:
             pb.CreateInstanceRequest(instanceId=instance_id, name="flow"), timeout=30)
 
 
-async def wait_completed(app: App, instance_id: str, timeout: float = 30) -> Any:
+async def wait_completed(app: App, instance_id: str) -> Any:
     assert app.ports is not None
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.dapr_grpc}") as channel:
         response = await unary(channel, "WaitForInstanceCompletion", pb.GetInstanceResponse)(
             pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True),
-            timeout=timeout)
+            timeout=30)
     return response

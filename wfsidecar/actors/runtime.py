@@ -234,6 +234,17 @@ class ActorRuntime:
             else:
                 del self._table[ref]
 
+    def evict(self, which: Callable[[ActorRef], bool]) -> int:
+        """Throw away the activations ``which`` selects as a failed turn would (work they
+        have out is dropped and their parked reminders fire again); return how many.
+        For actors this daemon no longer owns, or may have missed writes to."""
+        chosen = [(ref, act) for ref, act in self._table.items() if which(ref)]
+        for ref, activation in chosen:
+            self._reset(ref, activation)
+            if not activation.users:
+                del self._table[ref]
+        return len(chosen)
+
     # -- idle deactivation -------------------------------------------------------------
 
     async def run_idle_reaper(self) -> None:

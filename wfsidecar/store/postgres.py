@@ -101,11 +101,13 @@ class PostgresStore:
         self._observer: Observer = NULL
         self._recovery: list[Callable[[], None]] = []
         self._leases: Leases | None = None
+        self._settings: dict[str, str] = {}
         self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
 
     @classmethod
     async def open(cls, dsn: str, *, max_batch: int = 256, partitions: int = 64,
-                   pool_size: int = 4, connect_timeout: float = 10.0) -> PostgresStore:
+                   pool_size: int = 4, connect_timeout: float = 10.0,
+                   idle_transaction_timeout: float = 5.0) -> PostgresStore:
         """Connect, migrate and start the writer.
 
         Raises:
@@ -116,19 +118,27 @@ class PostgresStore:
         if max_batch < 1 or partitions < 1 or pool_size < 1:
             raise ValueError("max_batch, partitions and pool_size must be at least 1")
         where = _redacted(dsn)
+        # A daemon paused (SIGSTOP, a VM freeze) inside a transaction would hold its row
+        # locks, among them the lease rows its commit fenced on, and keep the other
+        # daemons from taking its partitions; the server ends such a session instead.
+        settings = {"idle_in_transaction_session_timeout":
+                    str(max(int(idle_transaction_timeout * 1000), 1))}
         writer: asyncpg.Connection | None = None
         try:
-            writer = await asyncpg.connect(dsn, timeout=connect_timeout)
+            writer = await asyncpg.connect(dsn, timeout=connect_timeout,
+                                           server_settings=settings)
             partitions = await migrate(writer, where=where, partitions=partitions)
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size,
-                                             timeout=connect_timeout)
+                                             timeout=connect_timeout, server_settings=settings)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             if writer is not None:
                 await writer.close()
             raise StoreUnavailable(f"cannot open PostgreSQL store {where}: {exc}") from exc
         logger.info("opened PostgreSQL store %s (%d partitions)", where, partitions)
-        return cls(dsn=dsn, writer=writer, pool=pool, partitions=partitions,
-                   max_batch=max_batch)
+        store = cls(dsn=dsn, writer=writer, pool=pool, partitions=partitions,
+                    max_batch=max_batch)
+        store._settings = settings
+        return store
 
     # -- cluster hooks -----------------------------------------------------------------
 
@@ -185,7 +195,16 @@ class PostgresStore:
         return reads.totals((await self._fetch(sql, *params))[0])
 
     async def size_bytes(self) -> int:
-        rows = await self._fetch("SELECT pg_database_size(current_database())")
+        """The whole database's size (every daemon's data: it is shared).
+
+        Raises:
+            OSError: the server cannot be reached (a metrics scrape then leaves the
+                figure out, as for a file it cannot stat).
+        """
+        try:
+            rows = await self._fetch("SELECT pg_database_size(current_database())")
+        except StoreUnavailable as exc:
+            raise OSError(str(exc)) from exc
         return int(rows[0][0])
 
     async def compact(self, limit: int) -> int:
@@ -347,7 +366,8 @@ class PostgresStore:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._writer is None:
-            self._writer = await asyncpg.connect(self.dsn, timeout=10)
+            self._writer = await asyncpg.connect(self.dsn, timeout=10,
+                                                 server_settings=self._settings)
         return self._writer
 
     def _recovered(self) -> None:

@@ -26,6 +26,7 @@ from wfsidecar.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
     NotFoundError,
+    StoreConflictError,
     StoreUnavailable,
 )
 from wfsidecar.store.base import Changes, Reminder, StateStore
@@ -62,7 +63,13 @@ class OwnerRouting:
 
     async def invoke(self, ref: ActorRef, method: str, payload: object = None) -> object:
         if ref.type != WORKFLOW_ACTOR or self._owns(ref):
-            return await self._local.invoke(ref, method, payload)
+            try:
+                return await self._local.invoke(ref, method, payload)
+            except StoreConflictError:
+                if ref.type != WORKFLOW_ACTOR or self._owns(ref):
+                    raise
+                # The lease went while the turn ran; nothing of it was applied, so the
+                # call goes to the new owner as if it had never been ours.
         if method == "snapshot":
             return await self.snapshot(ref)
         if method == "add_event":

@@ -64,6 +64,27 @@ class InstanceSource(Protocol):
     async def count_by_status(self) -> Mapping[str, int]: ...
 
 
+class _Leases(Protocol):
+    @property
+    def owned(self) -> int: ...
+    @property
+    def partitions(self) -> int: ...
+    @property
+    def takeovers(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def wakeups(self) -> int: ...
+
+
+class ClusterSource(Protocol):
+    """``ClusterNode`` (app_cluster.py): several daemons on one PostgreSQL database."""
+
+    def lease_readings(self) -> _Leases: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sources:
     """The read-only accessors a scrape reads, all on the event loop."""
@@ -73,6 +94,7 @@ class Sources:
     actors: ActorSource
     store: StoreSource
     instances: InstanceSource
+    cluster: ClusterSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +107,7 @@ class Readings:
     actors: Mapping[str, int]
     database_bytes: int | None
     instances: Mapping[str, int]
+    leases: _Leases | None = None
 
     def families(self) -> Iterator[Metric]:
         w = "wfsidecar_"
@@ -131,3 +154,25 @@ class Readings:
         for status, count in self.instances.items():
             instances.add_metric([status], count)
         yield instances
+        if self.leases is not None:
+            yield from _lease_families(self.leases)
+
+
+def _lease_families(leases: _Leases) -> Iterator[Metric]:
+    w = "wfsidecar_"
+    yield GaugeMetricFamily(w + "partitions_owned", "Partitions this daemon holds the lease "
+                            "of (several daemons on one PostgreSQL database).",
+                            value=leases.owned)
+    yield GaugeMetricFamily(w + "partitions", "Partitions the actors are hashed into.",
+                            value=leases.partitions)
+    for name, doc, number in (
+        ("lease_takeovers", "Partitions this daemon took from a daemon whose lease had "
+         "expired (dead, paused or cut off).", leases.takeovers),
+        ("leases_lost", "Partitions this daemon lost to another daemon while it held them "
+         "(its lease expired unrenewed).", leases.lost),
+        ("stale_commits_refused", "This daemon's commits refused by the fencing check "
+         "(written for a partition it no longer owned).", leases.refused),
+        ("cluster_wakeups", "Commits of other daemons that woke this one's reminder "
+         "scheduler (a reminder for one of its partitions).", leases.wakeups),
+    ):
+        yield CounterMetricFamily(w + name, doc, value=number)

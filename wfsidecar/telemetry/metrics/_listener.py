@@ -105,7 +105,8 @@ class MetricsListener:
         return Readings(load=sources.dispatch.load(), given_up=sources.dispatch.given_up(),
                         backlog=sources.reminders.backlog(),
                         actors=sources.actors.active_by_type(), database_bytes=size,
-                        instances=await self._instance_counts())
+                        instances=await self._instance_counts(),
+                        leases=sources.cluster.lease_readings() if sources.cluster else None)
 
     async def _instance_counts(self) -> Mapping[str, int]:
         cache = self._instances

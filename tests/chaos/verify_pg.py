@@ -1,0 +1,93 @@
+"""The chaos checks' readings of a PostgreSQL store (verify.py reads a SQLite file).
+
+Each function returns what its SQLite counterpart in ``verify.py`` returns, read from the
+raw tables (store/migrations/postgres), so every check of verify.py runs unchanged on
+either store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import asyncpg
+
+from tests.chaos.verify import (
+    ACTIVITY,
+    ENTITY,
+    STATUS_NAMES,
+    WORKFLOW,
+    Snapshot,
+    status_from_history,
+)
+from tests.chaos.verify import _ms as event_ms
+from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+
+
+async def read(dsn: str) -> Snapshot:
+    conn = await asyncpg.connect(dsn)
+    try:
+        snap = Snapshot(integrity="ok")
+        rows = await conn.fetch("SELECT type, actor_id, key, value FROM actor_state"
+                                " ORDER BY type, actor_id, key")
+        reminders = await conn.fetch("SELECT type, actor_id, name FROM reminders")
+    finally:
+        await conn.close()
+    snap.actors = {(r[0], r[1]) for r in rows} | {(r[0], r[1]) for r in reminders}
+    snap.reminders = [(r[0], r[1], r[2]) for r in reminders]
+    for type_, actor_id, key, value in rows:
+        if type_ == WORKFLOW and key.startswith("history-"):
+            snap.histories.setdefault(actor_id, []).append(pb.HistoryEvent.FromString(value))
+        elif type_ == WORKFLOW and key.startswith("inbox-"):
+            snap.inbox_rows[actor_id] += 1
+        elif type_ == ENTITY and key == "entityState":
+            snap.entity_states[actor_id] = json.loads(value)
+        elif type_ == ENTITY and key.startswith("queue-"):
+            snap.entity_queued[actor_id] += 1
+    return snap
+
+
+async def in_flight_activities(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM actor_state WHERE type = $1 AND key LIKE 'activityreq-%'",
+            ACTIVITY))
+    finally:
+        await conn.close()
+
+
+async def index_agrees(dsn: str, snap: Snapshot) -> list[str]:
+    """verify.index_agrees on the PostgreSQL instance index."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = {r[0]: tuple(r[1:]) for r in await conn.fetch(
+            "SELECT actor_id, status, name, created_ms, completed_ms, parent_id, history_len"
+            " FROM instances WHERE type = $1", WORKFLOW)}
+    finally:
+        await conn.close()
+    problems = [f"{i}: index row without workflow state" for i in rows
+                if i not in snap.histories and i not in snap.inbox_rows]
+    for instance_id, history in snap.histories.items():
+        row = rows.get(instance_id)
+        if row is None:
+            problems.append(f"{instance_id}: no index row")
+            continue
+        problems += _row_problems(instance_id, history, row)
+    return problems
+
+
+def _row_problems(instance_id: str, history: Iterable[pb.HistoryEvent],
+                  row: tuple[object, ...]) -> list[str]:
+    events = list(history)
+    started = next((e for e in events if e.HasField("executionStarted")), None)
+    done = next((e for e in events if e.HasField("executionCompleted")), None)
+    if started is None:
+        return []
+    parent = started.executionStarted.parentInstance
+    want = (status_from_history(events)[0], started.executionStarted.name, event_ms(started),
+            event_ms(done) if done is not None else None,
+            parent.orchestrationInstance.instanceId
+            if started.executionStarted.HasField("parentInstance") else None, len(events))
+    got = (STATUS_NAMES[int(str(row[0]))], *row[1:])
+    return [] if got == want else [f"{instance_id}: index row {got}, history says {want}"]
