@@ -3,7 +3,9 @@
 // OpenAPI document, metrics and traces.
 
 import { api } from "./api.js";
-import { STATUSES, age, bytes, clear, downloadJson, errorBox, field, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
+import {
+  STATUSES, age, bytes, clear, downloadJson, errorBox, field, h, instanceLink, scrolling, statusBadge, timeAgo,
+} from "./dom.js";
 import { setTraceTemplate, traceTemplate } from "./trace.js";
 
 export async function renderDaemon(main, ctx) {
@@ -41,9 +43,9 @@ function workers(meta) {
   const byStatus = STATUSES.filter((s) => meta.instances.byStatus[s] > 0);
   return h("section", { class: "card", "aria-labelledby": "workers-title" },
     h("h2", { id: "workers-title" }, "Connected workers"),
-    h("table", { class: "compact" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Dialect"),
+    scrolling(h("table", { class: "compact" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Dialect"),
       h("th", { scope: "col" }, "Streams"), h("th", { scope: "col" }, "With filters"))),
-    h("tbody", {}, row("dapr", "Dapr"), row("ms", "Microsoft durabletask"))),
+    h("tbody", {}, row("dapr", "Dapr"), row("ms", "Microsoft durabletask")))),
     h("h3", {}, "Instances by status"),
     byStatus.length ? h("ul", { class: "plain inline" }, byStatus.map((s) =>
       h("li", {}, h("a", { href: `#/?status=${s}` }, statusBadge(s), ` ${meta.instances.byStatus[s]}`))))
@@ -63,11 +65,11 @@ function storageCard(report) {
       policies.length ? field("Due for purge", Object.entries(retention.backlog || {})
         .map(([s, b]) => `${s}: ${b.count} (${bytes(b.storedBytes)})`).join(", ")) : null,
       field("Last sweep", sweep ? `${sweep.purged} purged, ${bytes(sweep.purgedBytes)}, ${sweep.reclaimedPages} pages given back` : "none yet")),
-    report.largest.length ? [h("h3", {}, "Largest instances"), h("table", { class: "compact" },
+    report.largest.length ? [h("h3", {}, "Largest instances"), scrolling(h("table", { class: "compact" },
       h("thead", {}, h("tr", {}, ["Instance", "Workflow", "Status", "Created", "Events", "Stored"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, report.largest.map((r) => h("tr", {}, h("td", {}, instanceLink(r.instanceID)), h("td", {}, r.name),
         h("td", {}, statusBadge(r.runtimeStatus)), h("td", {}, timeAgo(r.createdAt)),
-        h("td", { class: "num" }, String(r.historyLength)), h("td", { class: "num" }, bytes(r.storedBytes))))))] : null);
+        h("td", { class: "num" }, String(r.historyLength)), h("td", { class: "num" }, bytes(r.storedBytes)))))))] : null);
 }
 
 function settings(meta) {

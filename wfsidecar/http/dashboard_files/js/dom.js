@@ -23,6 +23,11 @@ function append(el, children) {
   }
 }
 
+// A table that scrolls sideways inside its card on a narrow screen, not the whole page.
+export function scrolling(table) {
+  return h("div", { class: "table-wrap" }, table);
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);

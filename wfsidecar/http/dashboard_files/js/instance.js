@@ -4,7 +4,9 @@
 import { api } from "./api.js";
 import { actionBar, rerunButton } from "./actions.js";
 import { diagnosticsCard } from "./diagnostics.js";
-import { FINISHED, bytes, clear, downloadJson, errorBox, field, h, instanceLink, jsonBlock, statusBadge, timeAgo } from "./dom.js";
+import {
+  FINISHED, bytes, clear, downloadJson, errorBox, field, h, instanceLink, jsonBlock, scrolling, statusBadge, timeAgo,
+} from "./dom.js";
 import { historyTable } from "./history.js";
 import { timelineView } from "./timeline_view.js";
 import { traceLink } from "./trace.js";
@@ -124,9 +126,9 @@ function failure(props) {
 function childrenCard(children) {
   return h("section", { class: "card", "aria-labelledby": "children-title" },
     h("h2", { id: "children-title" }, `Child workflows (${children.length})`),
-    h("table", { class: "compact" },
+    scrolling(h("table", { class: "compact" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Instance"), h("th", { scope: "col" }, "Workflow"),
         h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Created"))),
       h("tbody", {}, children.map((c) => h("tr", {}, h("td", {}, instanceLink(c.instanceID)),
-        h("td", {}, c.workflowName), h("td", {}, statusBadge(c.runtimeStatus)), h("td", {}, timeAgo(c.createdAt)))))));
+        h("td", {}, c.workflowName), h("td", {}, statusBadge(c.runtimeStatus)), h("td", {}, timeAgo(c.createdAt))))))));
 }

@@ -86,16 +86,20 @@ function rowDuration(row, attempts, openEnd, pct) {
   const end = openEnd(last);
   const text = duration(end - first.start);
   const right = parseFloat(pct(end));
+  const left = parseFloat(pct(first.start));
   if (right < 82) return h("span", { class: "tl-dur", style: { left: `calc(${right}% + 6px)` }, "aria-hidden": "true" }, text);
-  return h("span", { class: "tl-dur before", style: { right: `calc(${100 - parseFloat(pct(first.start))}% + 6px)` },
-    "aria-hidden": "true" }, text);
+  if (left > 18) return h("span", { class: "tl-dur", style: { right: `calc(${100 - left}% + 6px)` }, "aria-hidden": "true" }, text);
+  // A bar across the whole axis: the text goes on the bar itself.
+  return h("span", { class: "tl-dur inside", style: { left: `calc(${left}% + 6px)` }, "aria-hidden": "true" }, text);
 }
 
 function axis(start, span) {
   const step = niceStep(span / 6);
   const ticks = [];
   for (let t = 0; t <= span + 1e-9; t += step) {
-    ticks.push(h("span", { class: "tl-tick", style: { left: `${((t / span) * 100).toFixed(3)}%` } },
+    // A label near the right edge hangs to the left of its tick, inside the chart.
+    const at = (t / span) * 100;
+    ticks.push(h("span", { class: at > 88 ? "tl-tick end" : "tl-tick", style: { left: `${at.toFixed(3)}%` } },
       t === 0 ? new Date(start).toLocaleTimeString() : `+${duration(t)}`));
   }
   return h("div", { class: "tl-row tl-axis", "aria-hidden": "true" },
