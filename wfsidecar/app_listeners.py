@@ -139,5 +139,7 @@ class Listeners:
         auth = [authenticating(gate)] if gate is not None else []
         listener = MetricsListener(self._config.metrics, metrics, sources, middlewares=auth)
         port = await listener.start()
+        # Listed by /v1.0/metadata too, so the dashboard (and anyone) can find the scrape port.
+        self.bound.append(ListenerInfo("metrics", "http", None, self._config.metrics.host, port))
         stack.push_async_callback(listener.stop)
         return port

@@ -235,3 +235,12 @@ async def test_openapi_document_names_every_route(tmp_path: Path) -> None:
         "healthz", "healthzOutbound", "metadata", "openapi", "start", "get", "raiseEvent",
         "pause", "resume", "terminate", "purge", "list", "history", "rerun", "diagnostics",
         "bulkTerminate", "bulkPurge", "storage"}
+
+
+async def test_metadata_lists_the_metrics_listener_when_metrics_are_on(tmp_path: Path) -> None:
+    app: App = daemon(tmp_path, **{"metrics.enabled": True, "metrics.port": 0})
+    async with served(app) as http:
+        body = (await http.get("/v1.0/metadata")).json()
+    assert app.ports is not None and app.ports.metrics
+    assert {"name": "metrics", "protocol": "http", "dialect": None, "host": "127.0.0.1",
+            "port": app.ports.metrics} in body["listeners"]

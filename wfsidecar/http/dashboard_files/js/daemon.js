@@ -87,8 +87,10 @@ function settings(meta) {
           event.target.after(errorBox(error));
         }
       } }, "Download the OpenAPI document"), " of the HTTP API (docs/http-api.md)"),
-      h("li", {}, metrics ? h("a", { href: `http://${location.hostname}:${metrics.port}/metrics` }, "Prometheus metrics")
-        : "Prometheus metrics: on the metrics port when metrics are enabled (metrics.enabled, --metrics-port)")),
+      h("li", {}, metrics
+        ? [h("a", { href: `http://${location.hostname}:${metrics.port}/metrics` }, "Prometheus metrics"),
+          ` on port ${metrics.port} (with tokens set, a scrape sends the read-only token as Authorization: Bearer)`]
+        : "Prometheus metrics: off (metrics.enabled, --metrics-port)")),
     h("form", { class: "inline-form", onsubmit: (event) => {
       event.preventDefault();
       setTraceTemplate(input.value.trim());
