@@ -72,6 +72,7 @@ bench: install
 	$(PY) bench/long_seq.py
 	$(PY) bench/list_query.py
 	$(PY) bench/telemetry_cost.py
+	$(PY) bench/multinode.py
 	$(PY) bench/store_commit.py
 	$(PY) bench/compare.py
 

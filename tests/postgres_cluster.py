@@ -43,6 +43,7 @@ class Cluster:
     root: Path
     port: int
     user: str | None  # the system user the server runs as (None: this process's own)
+    durable: bool = False  # fsync and synchronous commit as in production (benchmarks)
 
     @property
     def datadir(self) -> Path:
@@ -61,11 +62,12 @@ class Cluster:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        fast = ("" if self.durable else
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60",
                   "-l", str(self.root / "server.log"), "-o",
                   f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-                  " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                  " -c max_connections=200", "start")
+                  f"{fast} -c max_connections=200", "start")
 
     def stop(self) -> None:
         try:
@@ -80,8 +82,8 @@ class Cluster:
         return self.dsn(name)
 
 
-def start_cluster() -> Cluster:
-    """initdb and start a new cluster (about 2 s).
+def start_cluster(*, durable: bool = False) -> Cluster:
+    """initdb and start a new cluster (about 2 s); ``durable`` keeps fsync on.
 
     Raises:
         RuntimeError: no PostgreSQL server is installed.
@@ -95,7 +97,7 @@ def start_cluster() -> Cluster:
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(bindir, root, _free_port(), user)
+    cluster = Cluster(bindir, root, _free_port(), user, durable)
     try:
         cluster._run(str(bindir / "initdb"), "-D", str(cluster.datadir), "-U", "postgres",
                      "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
