@@ -30,7 +30,7 @@ _TYPES = {
 # Same-origin only: no inline script or style, no external fonts or CDNs, no framing.
 # connect-src 'self' keeps the token from being sent anywhere but this daemon.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 _SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -50,9 +50,16 @@ const value = (form, id) => form.querySelector(`#${id}`).value;
 const refresh = () => window.dispatchEvent(new Event("wfsidecar:changed"));
 
 export function startDialog() {
+  // The names of recent instances as suggestions: the API knows no registry of workflows
+  // (the workers do), so any name may be typed.
+  const names = h("datalist", { id: "a-names" });
+  api.list(new URLSearchParams({ pageSize: "500" })).then((page) => {
+    const seen = [...new Set(page.instances.map((r) => r.workflowName))].sort();
+    names.replaceChildren(...seen.map((name) => h("option", { value: name })));
+  }).catch(() => {});
   confirmAction({
     title: "Start a workflow", confirm: "Start",
-    fields: [inputField("a-name", "Workflow name", { required: true }),
+    fields: [inputField("a-name", "Workflow name", { required: true, list: "a-names" }), names,
       inputField("a-id", "Instance id (empty: a random UUID)"), jsonField("a-input", "Input")],
     run: (form) => api.start(value(form, "a-name").trim(), value(form, "a-id").trim(), value(form, "a-input") || undefined),
     done: (result) => { location.hash = instanceHref(result.instanceID); },
