@@ -1,14 +1,18 @@
-"""Reading (and damaging) actor state straight from a daemon's SQLite file in tests.
+"""Reading (and damaging) actor state straight from a daemon's store in tests.
 
 A finished workflow's keys live packed in one ``packed_state`` row (store/_sqlite_packed.py)
 rather than in ``actor_state`` rows; these helpers see both, so tests that check the seed's
-key layout on disk read exactly what ``load_actor`` would.
+key layout on disk read exactly what ``load_actor`` would. ``stored_rows`` reads either
+store (a SQLite file or a PostgreSQL DSN), so a check written on it runs on both.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+
+import asyncpg
 
 from wfsidecar.store import _sqlite_packed as packed
 
@@ -25,6 +29,29 @@ def state_rows(conn: sqlite3.Connection) -> list[StateRow]:
             " JOIN packed_state p ON p.actor = a.id"):
         rows.extend((type_, actor_id, key, value) for key, value in packed.decode(blob))
     return sorted(rows)
+
+
+def stored_rows(where: Path | str) -> list[StateRow]:
+    """Every actor state key of the store at ``where`` (a SQLite file, or a PostgreSQL
+    DSN), ordered by actor and key. Blocking: call it through ``asyncio.to_thread``."""
+    if isinstance(where, str) and where.startswith(("postgres://", "postgresql://")):
+        return asyncio.run(postgres_state_rows(where))
+    conn = sqlite3.connect(f"file:{where}?mode=ro", uri=True)
+    try:
+        return state_rows(conn)
+    finally:
+        conn.close()
+
+
+async def postgres_state_rows(dsn: str) -> list[StateRow]:
+    """``state_rows`` of a PostgreSQL store (store/migrations/postgres: no packing)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT type, actor_id, key, value FROM actor_state"
+                                " ORDER BY type, actor_id, key")
+    finally:
+        await conn.close()
+    return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
 
 def delete_state_key(db: Path, actor_id: str, key: str) -> None:

@@ -21,15 +21,15 @@ from tests.chaos.verify import (
     status_from_history,
 )
 from tests.chaos.verify import _ms as event_ms
+from tests.stored_state import postgres_state_rows
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
 
 async def read(dsn: str) -> Snapshot:
+    snap = Snapshot(integrity="ok")
+    rows = await postgres_state_rows(dsn)  # the same rows stored_state reads on SQLite
     conn = await asyncpg.connect(dsn)
     try:
-        snap = Snapshot(integrity="ok")
-        rows = await conn.fetch("SELECT type, actor_id, key, value FROM actor_state"
-                                " ORDER BY type, actor_id, key")
         reminders = await conn.fetch("SELECT type, actor_id, name FROM reminders")
     finally:
         await conn.close()

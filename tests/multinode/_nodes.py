@@ -34,6 +34,8 @@ class AutoWorker:
         self.channel = channel_to(app, pb)
         self.worker = Worker(self.channel, pb)
         self.handled: list[str] = []
+        self.gate = asyncio.Event()  # activities are answered once it is set
+        self.gate.set()
 
     async def run(self) -> None:
         try:
@@ -50,6 +52,7 @@ class AutoWorker:
         if kind == "activityRequest":
             request = item.activityRequest
             self.handled.append(request.orchestrationInstance.instanceId)
+            await self.gate.wait()
             await self.worker.complete(item, result=wrappers_pb2.StringValue(
                 value=f'"done:{request.orchestrationInstance.instanceId}"'))
             return

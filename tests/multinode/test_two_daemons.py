@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.multinode._nodes import nodes, start, wait_completed
+from tests.multinode._nodes import AutoWorker, nodes, start, wait_completed
+from tests.stored_state import stored_rows
 from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
@@ -22,6 +23,25 @@ async def test_a_daemon_without_workers_holds_nothing_and_still_serves_clients(
         done = await wait_completed(b, "wf-1")
         assert done.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
         assert done.orchestrationState.output.value == '"done:wf-1"'
+
+
+async def test_a_wait_on_one_daemon_returns_when_the_owner_completes_it(
+        pg_database: str) -> None:
+    async with nodes(pg_database, 2, workers=1) as [(a, wa), (b, _)]:
+        assert wa is not None
+        await eventually(lambda: _owned(a), lambda n: n == 16)
+        wa.gate.clear()  # a's worker holds the activity: the instance cannot finish yet
+        await start(b, "held")
+        waiting = asyncio.create_task(wait_completed(b, "held"))
+        await eventually(lambda: _handled(wa), lambda ids: "held" in ids)
+        assert not waiting.done()
+        wa.gate.set()
+        done = await asyncio.wait_for(waiting, 10)
+        assert done.orchestrationState.output.value == '"done:held"'
+
+
+async def _handled(worker: AutoWorker) -> list[str]:
+    return worker.handled
 
 
 async def test_work_is_split_and_every_instance_completes_on_either_daemon(
@@ -64,3 +84,17 @@ async def test_a_stopped_daemons_partitions_move_and_its_instances_go_on(
         for instance_id in ids:
             done = await wait_completed(a, instance_id)
             assert done.orchestrationState.output.value == f'"done:{instance_id}"'
+
+
+async def test_the_seed_key_layout_is_kept(pg_database: str) -> None:
+    async with nodes(pg_database, 1) as [(a, _)]:
+        await eventually(lambda: _owned(a), lambda n: n == 16)
+        await start(a, "layout")
+        await wait_completed(a, "layout")
+    rows = await asyncio.to_thread(stored_rows, pg_database)
+    keys = [key for type_, actor_id, key, _ in rows if actor_id == "layout"]
+    # engine.md §2.1: history-NNNNNN per event and metadata (no custom status was set,
+    # and a finished instance's inbox is empty)
+    assert keys == [*(f"history-{n:06d}" for n in range(len(keys) - 1)), "metadata"]
+    assert len(keys) > 5
+    assert not [r for r in rows if r[1].startswith("layout#")]  # activities cleaned up
