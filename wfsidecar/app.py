@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wfsidecar import __version__, logs
-from wfsidecar.actors import ActorFactory, ActorRuntime, ReminderScheduler
+from wfsidecar.actors import ActorFactory, ActorHost, ActorRuntime, ReminderScheduler
 from wfsidecar.actors.reminders import SchedulerSettings
 from wfsidecar.app_cluster import ClusterNode, cluster_node
 from wfsidecar.app_listeners import Listeners, open_store
@@ -159,10 +159,11 @@ class App:
             # Several daemons on one PostgreSQL database (docs/multi-node.md).
             self.cluster = cluster_node(self.config, store, lambda: ",".join(sorted(
                 {s.dialect for s in dispatcher.view().streams()})))
+            self.service_host: ActorHost = (runtime if self.cluster is None
+                                             else self.cluster.routing(runtime, waiters,
+                                                                       self.clock))
             self.service = WorkflowService(
-                runtime if self.cluster is None
-                else self.cluster.routing(runtime, waiters, self.clock), store, waiters,
-                self.clock,
+                self.service_host, store, waiters, self.clock,
                 sampler=self.tracing.sampler if self.tracing is not None else NEVER)
             # A file from before the instance index: its rows are built before any read.
             await self.service.read_model.backfill(runtime)
@@ -179,7 +180,8 @@ class App:
             limit = self.config.listeners.max_message_size
             dapr = DaprSidecarService(self.service, dispatcher, max_message_size=limit,
                                       observer=observer)
-            entities = EntityService(runtime, store, self.clock)
+            entities = EntityService(runtime if self.cluster is None else self.service_host,
+                                     store, self.clock)
             task_hub = (TaskHubReset(runtime, store, dispatcher)
                         if self.config.testing.allow_task_hub_reset else None)
             ms = MsSidecarService(self.service, dispatcher, entities, task_hub=task_hub,

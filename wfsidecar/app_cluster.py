@@ -94,7 +94,8 @@ class ClusterNode:
                 clock: Clock) -> OwnerRouting:
         """The service's actor host: owned instances run here, others get messages."""
         return OwnerRouting(runtime, self._store, waiters, owns=self.owns,
-                            now_ms=clock.now_ms, new_etag=runtime.new_etag)
+                            now_ms=clock.now_ms, new_etag=runtime.new_etag,
+                            forget=lambda ref: runtime.evict(lambda r: r == ref))
 
     def connect(self, runtime: ActorRuntime, scheduler: ReminderScheduler, *,
                 refresh: Callable[[str], Coroutine[Any, Any, None]],

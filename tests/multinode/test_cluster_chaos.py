@@ -29,3 +29,15 @@ def test_three_daemons_survive_kills_and_a_stop_past_the_lease(tmp_path: Path) -
     # A dead daemon's partitions are owned elsewhere within the TTL plus a heartbeat
     # (a third of the TTL) and the poll's own slack.
     assert report.takeover_s and max(report.takeover_s) < 2.0 * 1.34 + 1.0, report.table()
+
+
+@pytest.mark.skipif(server_bin() is None, reason="no PostgreSQL server (.ci/run installs it)")
+def test_entities_stay_exact_across_daemons(tmp_path: Path) -> None:
+    # Microsoft's Python SDK adds workflows that add to a durable entity: each entity's
+    # final state proves every operation was applied once, wherever it was sent from.
+    report = asyncio.run(run_cluster_chaos(tmp_path, workflows=160, kills=2, daemons=3,
+                                           window=50, sdk="ms", lease_ttl=2.0))
+    print(report.table())
+    assert (report.kills, report.stops) == (2, 1)
+    assert report.problems == [], report.table() + "\n" + "\n".join(report.problems[:40])
+    assert report.lost == report.wrong == report.duplicate_resolutions == 0

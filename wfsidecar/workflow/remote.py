@@ -22,6 +22,7 @@ from collections.abc import Callable
 from wfsidecar import engine
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 from wfsidecar.actors import ActorHost, TurnContext
+from wfsidecar.engine import entities
 from wfsidecar.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -38,7 +39,7 @@ from wfsidecar.workflow.messages import (
     PurgeCommand,
     PurgeOutcome,
 )
-from wfsidecar.workflow.state import WORKFLOW_ACTOR, WorkflowState
+from wfsidecar.workflow.state import ENTITY_ACTOR, WORKFLOW_ACTOR, WorkflowState
 from wfsidecar.workflow.waiters import StatusWaiters
 
 # How long a creation sent to another daemon's instance may take to be taken by its owner
@@ -52,16 +53,19 @@ class OwnerRouting:
 
     def __init__(self, local: ActorHost, store: StateStore, waiters: StatusWaiters, *,
                  owns: Callable[[ActorRef], bool], now_ms: Callable[[], int],
-                 new_etag: Callable[[], int]) -> None:
+                 new_etag: Callable[[], int], forget: Callable[[ActorRef], object]) -> None:
         self._local = local
         self._store = store
         self._waiters = waiters
         self._owns = owns
         self._now_ms = now_ms
         self._new_etag = new_etag
+        self._forget = forget  # drop an activation made for a read of another's actor
         self.sent = 0  # messages committed for instances of other daemons
 
     async def invoke(self, ref: ActorRef, method: str, payload: object = None) -> object:
+        if ref.type == ENTITY_ACTOR and not self._owns(ref):
+            return await self._entity(ref, method, payload)
         if ref.type != WORKFLOW_ACTOR or self._owns(ref):
             try:
                 return await self._local.invoke(ref, method, payload)
@@ -88,6 +92,22 @@ class OwnerRouting:
         raise FailedPreconditionError(
             f"workflow '{ref.id}' is owned by another daemon; '{method}' runs on its owner"
             " only (see wfsidecar cluster status)")
+
+    async def _entity(self, ref: ActorRef, method: str, payload: object) -> object:
+        """An entity another daemon owns: a signal is a ``msg-*`` message (as workflows
+        signal entities, effects.send_entity); a read runs here on state loaded from the
+        store and the activation is dropped after it, so no stale copy stays; anything
+        else would write and is refused by the store (StoreConflictError)."""
+        if method == "signal":
+            assert isinstance(payload, pb.HistoryEvent)
+            due = entities.scheduled_ms(payload)
+            await self._message(ref, f"msg-{uuid.uuid4().hex[:12]}",
+                                payload.SerializeToString(), due)
+            return None
+        try:
+            return await self._local.invoke(ref, method, payload)
+        finally:
+            self._forget(ref)
 
     async def snapshot(self, ref: ActorRef) -> InstanceSnapshot | None:
         """The instance as last committed, read from the store."""
