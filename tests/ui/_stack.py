@@ -3,7 +3,6 @@ check the page against, and opening the page with a token."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,22 +11,16 @@ from typing import Any, TypeVar
 import requests
 from playwright.sync_api import Page
 
+from tests.waiting import eventually_sync
+
 ADMIN = "ui-admin-token-1"
 READER = "ui-reader-token-2"
 T = TypeVar("T")
 
 
 def eventually(probe: Callable[[], T], ok: Callable[[T], bool], deadline: float = 30) -> T:
-    """tests/waiting.py's ``eventually`` for these synchronous tests (Playwright's sync
-    API cannot run inside an event loop): poll until ``ok``, fail with the last value."""
-    end = time.monotonic() + deadline
-    while True:
-        value = probe()
-        if ok(value):
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"condition never held; last value: {value!r}")
-        time.sleep(0.05)
+    """tests/waiting.py's wait with the longer deadline an SDK worker needs."""
+    return eventually_sync(probe, ok, deadline)
 
 
 @dataclass

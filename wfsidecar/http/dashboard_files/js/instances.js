@@ -4,7 +4,7 @@
 
 import { api } from "./api.js";
 import { startDialog } from "./actions.js";
-import { STATUSES, clear, errorBox, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
+import { FINISHED, STATUSES, age, clear, errorBox, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
 import { filterForm, TIME_FIELDS } from "./filters.js";
 
 const REFRESH_MS = 5000;
@@ -119,7 +119,7 @@ function instancesTable(page, params, ctx) {
     h("td", {}, instanceLink(row.instanceID),
       row.parentInstanceID ? h("div", { class: "muted small" }, "child of ", instanceLink(row.parentInstanceID)) : null),
     h("td", {}, row.workflowName),
-    h("td", {}, statusBadge(row.runtimeStatus)),
+    h("td", {}, statusBadge(row.runtimeStatus), stuckNote(row, now)),
     h("td", { class: "custom", title: row.customStatus || "" }, row.customStatus || ""),
     h("td", {}, timeAgo(row.createdAt, now)),
     h("td", {}, timeAgo(row.lastUpdatedAt, now)),
@@ -128,6 +128,20 @@ function instancesTable(page, params, ctx) {
     h("thead", {}, header), h("tbody", {}, rows));
   const empty = page.instances.length ? null : h("p", { class: "empty" }, "No instance matches these filters.");
   return [table, empty, pager(page, params, ctx)];
+}
+
+// Under the status of an unfinished instance that has not moved for a while (or is
+// STALLED): the instance page's diagnosis says why.
+const IDLE_NOTE_MS = 10 * 60 * 1000;
+
+function stuckNote(row, now) {
+  if (row.stalledReason) return h("div", { class: "small warn", title: row.stalledReason }, row.stalledReason);
+  if (FINISHED.has(row.runtimeStatus)) return null;
+  const idle = now - Date.parse(row.lastUpdatedAt);
+  return idle > IDLE_NOTE_MS
+    ? h("div", { class: "small muted", title: "no progress since the last update; open it for the diagnosis" },
+      `idle ${age(idle)}`)
+    : null;
 }
 
 function pager(page, params, ctx) {
