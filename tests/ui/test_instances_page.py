@@ -126,3 +126,17 @@ def test_narrow_screen_has_no_sideways_scrolling(seeded: Stack, page: Page) -> N
         assert width <= 390, (route, width)
         page.screenshot(path=str(seeded.tmp / f"narrow-{route.replace('/', '-')}.png"),
                         full_page=True)
+
+
+def test_bulk_purge_of_the_filtered_instances_after_a_dry_run(seeded: Stack, page: Page) -> None:
+    """Last in this module: it deletes two of the seeded instances."""
+    seeded.open(page, "#/?idPrefix=page-1", token=ADMIN)
+    expect(page.locator("table.instances tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Purge matching…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("status")).to_contain_text("2 finished instance(s) match")
+    assert seeded.ids("idPrefix=page-1") == ["page-11", "page-10"]  # the dry run kept them
+    dialog.get_by_role("button", name="Purge them").click()
+    expect(page.get_by_text("No instance matches these filters.")).to_be_visible()
+    assert seeded.ids("idPrefix=page-1") == []
+    assert len(seeded.ids("idPrefix=page-")) == 10

@@ -3,7 +3,7 @@
 // an API refusal is shown in that dialog as the API wrote it (status, code, message).
 
 import { api } from "./api.js";
-import { FINISHED, clear, errorBox, h, instanceHref } from "./dom.js";
+import { FINISHED, bytes, clear, errorBox, h, instanceHref } from "./dom.js";
 
 const dialog = () => document.getElementById("action-dialog");
 
@@ -123,4 +123,28 @@ export function rerunButton(id, event) {
       },
       done: (result) => { location.hash = instanceHref(result.instanceID); },
     }) }, "Rerun from here");
+}
+
+// Bulk terminate or purge of everything the list's filters match (the CLI's
+// `terminate/purge --all`): the dialog first shows the API's dry run, then does it.
+export function bulkDialog(kind, filters) {
+  const terminate = kind === "terminate";
+  const call = terminate ? api.bulkTerminate : api.bulkPurge;
+  const count = h("p", { class: "muted", role: "status" }, "Counting…");
+  call(filters, true).then((dry) => {
+    count.className = "";
+    count.textContent = `${dry.matched} ${terminate ? "unfinished" : "finished"} instance(s) match, `
+      + `${bytes(dry.storedBytes)} stored.`;
+  }).catch((error) => count.replaceWith(errorBox(error)));
+  confirmAction({
+    title: terminate ? "Terminate every unfinished match?" : "Purge every finished match?",
+    danger: true, confirm: terminate ? "Terminate them" : "Purge them",
+    intro: terminate
+      ? "Every unfinished instance the current filters match ends as TERMINATED, with its child workflows."
+      : "Every finished instance the current filters match is deleted, with its child workflows. "
+        + "This cannot be undone.",
+    fields: [count],
+    run: () => call(filters, false),
+    done: refresh,
+  });
 }

@@ -56,6 +56,12 @@ async function call(method, path, { query, body, json } = {}) {
 }
 
 const seg = encodeURIComponent;
+
+function withDryRun(filters, dryRun) {
+  const query = new URLSearchParams(filters);
+  if (dryRun) query.set("dryRun", "true");
+  return query.toString();
+}
 const instance = (id) => `${WORKFLOWS}/${seg(id)}`;
 
 export const api = {
@@ -77,6 +83,11 @@ export const api = {
   terminate: (id) => call("POST", `${instance(id)}/terminate`),
   purge: (id) => call("POST", `${instance(id)}/purge`),
   rerun: (id, request) => call("POST", `${instance(id)}/rerun`, { json: request }),
+  // Bulk: `filters` are the list's filters (no sort, page or cursor); dryRun only counts.
+  bulkTerminate: (filters, dryRun) => call("POST", `${WORKFLOWS}/terminate`,
+    { query: withDryRun(filters, dryRun) }),
+  bulkPurge: (filters, dryRun) => call("POST", `${WORKFLOWS}/purge`,
+    { query: withDryRun(filters, dryRun) }),
 };
 
 // What the token may do: "admin", "read-only", or "none" (a daemon with tokens and none

@@ -3,7 +3,7 @@
 // or shared (the token never is).
 
 import { api } from "./api.js";
-import { startDialog } from "./actions.js";
+import { bulkDialog, startDialog } from "./actions.js";
 import { FINISHED, STATUSES, age, clear, errorBox, h, instanceLink, statusBadge, timeAgo } from "./dom.js";
 import { filterForm, TIME_FIELDS } from "./filters.js";
 
@@ -30,8 +30,12 @@ export async function renderInstances(main, ctx) {
     h("h1", {}, "Workflow instances"),
     h("div", { class: "head-tools" },
       h("label", { class: "check" }, auto, " Auto-refresh"), updated,
-      ctx.role === "admin" ? h("button", { type: "button", class: "primary",
-        onclick: () => startDialog() }, "Start workflow") : null));
+      ctx.role === "admin" ? [
+        h("button", { type: "button", class: "ghost", onclick: () => bulkDialog("terminate", bulkFilters(params)) },
+          "Terminate matching…"),
+        h("button", { type: "button", class: "ghost", onclick: () => bulkDialog("purge", bulkFilters(params)) },
+          "Purge matching…"),
+        h("button", { type: "button", class: "primary", onclick: () => startDialog() }, "Start workflow")] : null));
   // On a narrow screen the form starts folded unless a filter is set, so the rows come first.
   const active = ["status", "name", "idPrefix", "timeFrom", "timeTo"].filter((k) => params.get(k)).length;
   const filters = h("details", { class: "filter-box",
@@ -74,6 +78,13 @@ function listQuery(params) {
       query.set(`${field}${side}`, new Date(local).toISOString());
     }
   }
+  return query;
+}
+
+// The list's filters as the bulk routes take them: no sort, page size, cursor or count.
+function bulkFilters(params) {
+  const query = listQuery(params);
+  for (const key of ["sort", "order", "pageSize", "cursor", "count"]) query.delete(key);
   return query;
 }
 
