@@ -6,7 +6,7 @@ import random
 import pytest
 
 from tests.fakes import FakeClock, settle
-from wfsidecar.actors import ActorHost, ActorRuntime, ReminderResult, TurnContext
+from wfsidecar.actors import ActorHost, ActorRuntime, ReminderResult, TurnContext, heap
 from wfsidecar.errors import (
     ActorCallCycleError,
     NotFoundError,
@@ -229,3 +229,42 @@ async def test_refusal_keeps_the_activation_but_not_after_changes(
         await runtime.invoke(ref, "reject-after-put")
     assert Counter.instances == before + 1  # rebuilt: it had touched its state
     assert await runtime.invoke(ref, "get") == 1
+
+
+class CountingClock(FakeClock):
+    waits = 0
+
+    async def wait(self, event: asyncio.Event, max_wait: float | None) -> bool:
+        self.waits += 1
+        return await super().wait(event, max_wait)
+
+
+async def test_a_burst_of_idle_actors_is_unloaded_in_few_wakeups_and_memory_returned(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 actors used 10 ms apart expire 10 ms apart: one reaper wakeup each (and a timer
+    # each) was 30 ms of CPU a second at 10,000 idle instances (issue #14).
+    trims: list[int] = []
+    monkeypatch.setattr(heap, "TRIM_AFTER_UNLOADS", 50)
+    monkeypatch.setattr(heap, "return_free_memory", lambda: trims.append(1))
+    clock = CountingClock()
+    runtime = ActorRuntime(store, clock, idle_timeout=30.0)
+    runtime.register("counter", Counter)
+    reaper = asyncio.create_task(runtime.run_idle_reaper())
+    try:
+        for i in range(200):
+            await runtime.invoke(counter_ref(i), "add", "a")
+            clock.advance(0.01)
+        clock.advance(27.5)  # before the first expires
+        await settle()
+        assert runtime.active_count == 200
+        waits_before = clock.waits
+        for _ in range(60):  # past the last expiry, in 0.1 s steps
+            clock.advance(0.1)
+            await settle()
+        assert runtime.active_count == 0
+        assert clock.waits - waits_before <= 5
+        assert trims  # 200 unloads: the freed memory was handed back
+    finally:
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)
