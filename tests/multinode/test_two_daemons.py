@@ -4,8 +4,12 @@ daemon that does not own the instance, the partitions' split and hand-over."""
 from __future__ import annotations
 
 import asyncio
+import time
+
+import grpc
 
 from tests.multinode._nodes import AutoWorker, nodes, start, wait_completed
+from tests.server._raw_worker import unary
 from tests.stored_state import stored_rows
 from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
@@ -98,3 +102,18 @@ async def test_the_seed_key_layout_is_kept(pg_database: str) -> None:
     assert keys == [*(f"history-{n:06d}" for n in range(len(keys) - 1)), "metadata"]
     assert len(keys) > 5
     assert not [r for r in rows if r[1].startswith("layout#")]  # activities cleaned up
+
+
+async def test_a_scheduled_start_sent_to_the_owner_is_pending_at_once(
+        pg_database: str) -> None:
+    async with nodes(pg_database, 2, workers=1) as [(a, _), (b, _)]:
+        await eventually(lambda: _owned(a), lambda n: n == 16)
+        assert b.ports is not None
+        request = pb.CreateInstanceRequest(instanceId="later", name="flow")
+        request.scheduledStartTimestamp.FromMilliseconds(int(time.time() * 1000) + 60_000)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{b.ports.dapr_grpc}") as channel:
+            await unary(channel, "StartInstance", pb.CreateInstanceResponse)(request, timeout=10)
+            found = await unary(channel, "GetInstance", pb.GetInstanceResponse)(
+                pb.GetInstanceRequest(instanceId="later"), timeout=10)
+        assert found.exists
+        assert found.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING

@@ -89,6 +89,7 @@ class ReminderScheduler:
         self._window_truncated = False
         self._wake = asyncio.Event()
         self._during_refill: list[Changes] | None = None
+        self._reload_after_refill = False
         self._stopping = False
         self._owns: Callable[[ActorRef], bool] | None = None
         self.fired = 0
@@ -131,6 +132,10 @@ class ReminderScheduler:
     def reload(self) -> None:
         """Reload the window from the store now (another daemon wrote a reminder for an
         actor of this one, or this daemon's partitions changed)."""
+        if self._during_refill is not None:
+            # The query in flight may have read the store before that write: load again
+            # once it is done, or the reminder waits for the next window.
+            self._reload_after_refill = True
         self._index.window_end = 0
         self._window_truncated = False
         self._wake.set()
@@ -172,6 +177,10 @@ class ReminderScheduler:
         # those commits so a reminder already deleted or moved is not fired from the snapshot.
         for changes in committed_meanwhile:
             self._on_commit(changes)
+        if self._reload_after_refill:
+            self._reload_after_refill = False
+            self._index.window_end = 0
+            self._window_truncated = False
 
     def _on_commit(self, changes: Changes) -> None:
         """Keep the in-memory window in step with what turns committed."""

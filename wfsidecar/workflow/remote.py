@@ -128,7 +128,9 @@ class OwnerRouting:
                 kind = "an active" if not terminal else "a"
                 raise AlreadyExistsError(f"{kind} workflow with ID '{ref.id}' already exists")
         execution = cmd.started.executionStarted.orchestrationInstance.executionId.value
-        await self._send(ref, cmd.started, cmd.dialect, due_ms=cmd.start_at_ms)
+        # Due now even with a start time: the owner creates it PENDING at once and its
+        # first turn waits for the time (ExecutionStarted carries it), as a local start.
+        await self._send(ref, cmd.started, cmd.dialect)
         await self._await(ref, lambda s: s is not None and s.view.execution_id == execution)
 
     async def _purge(self, ref: ActorRef, cmd: PurgeCommand) -> PurgeOutcome:
@@ -155,10 +157,9 @@ class OwnerRouting:
                 f" taken it within {CREATE_TIMEOUT:.0f}s; it will when the owner runs"
             ) from None
 
-    async def _send(self, ref: ActorRef, event: pb.HistoryEvent, dialect: str, *,
-                    due_ms: int | None = None) -> None:
+    async def _send(self, ref: ActorRef, event: pb.HistoryEvent, dialect: str) -> None:
         await self._message(ref, f"evt-{dialect}-{uuid.uuid4().hex[:12]}",
-                            event.SerializeToString(), due_ms)
+                            event.SerializeToString(), None)
 
     async def _message(self, ref: ActorRef, name: str, data: bytes, due_ms: int | None) -> None:
         now = self._now_ms()
