@@ -72,22 +72,20 @@ export const api = {
   metadata: () => call("GET", "/v1.0/metadata"),
   storage: () => call("GET", "/v1.0/storage", { query: "largest=10" }),
   openapi: () => call("GET", "/v1.0/openapi.json"),
-  start: (name, id, input) => call("POST", `${WORKFLOWS}/${seg(name)}/start`,
-    { query: id ? `instanceID=${seg(id)}` : "", body: input }),
-  raiseEvent: (id, name, data) => call("POST", `${instance(id)}/raiseEvent/${seg(name)}`,
-    { body: data }),
-  suspend: (id, reason) => call("POST", `${instance(id)}/pause`,
-    { query: reason ? `reason=${seg(reason)}` : "" }),
-  resume: (id, reason) => call("POST", `${instance(id)}/resume`,
-    { query: reason ? `reason=${seg(reason)}` : "" }),
+  start: (name, id, input) =>
+    call("POST", `${WORKFLOWS}/${seg(name)}/start`, {
+      query: id ? `instanceID=${seg(id)}` : "",
+      body: input,
+    }),
+  raiseEvent: (id, name, data) => call("POST", `${instance(id)}/raiseEvent/${seg(name)}`, { body: data }),
+  suspend: (id, reason) => call("POST", `${instance(id)}/pause`, { query: reason ? `reason=${seg(reason)}` : "" }),
+  resume: (id, reason) => call("POST", `${instance(id)}/resume`, { query: reason ? `reason=${seg(reason)}` : "" }),
   terminate: (id) => call("POST", `${instance(id)}/terminate`),
   purge: (id) => call("POST", `${instance(id)}/purge`),
   rerun: (id, request) => call("POST", `${instance(id)}/rerun`, { json: request }),
   // Bulk: `filters` are the list's filters (no sort, page or cursor); dryRun only counts.
-  bulkTerminate: (filters, dryRun) => call("POST", `${WORKFLOWS}/terminate`,
-    { query: withDryRun(filters, dryRun) }),
-  bulkPurge: (filters, dryRun) => call("POST", `${WORKFLOWS}/purge`,
-    { query: withDryRun(filters, dryRun) }),
+  bulkTerminate: (filters, dryRun) => call("POST", `${WORKFLOWS}/terminate`, { query: withDryRun(filters, dryRun) }),
+  bulkPurge: (filters, dryRun) => call("POST", `${WORKFLOWS}/purge`, { query: withDryRun(filters, dryRun) }),
 };
 
 // What the token may do: "admin", "read-only", or "none" (a daemon with tokens and none
@@ -103,7 +101,8 @@ export async function currentRole() {
     role = "admin";
   } catch (error) {
     if (error.status === 403) role = "read-only";
-    else if (error.status === 401) return "none"; // not kept: the next page asks again
+    else if (error.status === 401)
+      return "none"; // not kept: the next page asks again
     else throw error;
   }
   return role;

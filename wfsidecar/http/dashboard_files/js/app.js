@@ -39,10 +39,16 @@ async function route() {
     role: "none",
     // A page's periodic refresh; the callback is dropped once the user has navigated.
     every(ms, fn) {
-      timers.push(setInterval(() => { if (mine === generation) fn(); }, ms));
+      timers.push(
+        setInterval(() => {
+          if (mine === generation) fn();
+        }, ms),
+      );
     },
     alive: () => mine === generation,
-    navigate(hash) { location.hash = hash; },
+    navigate(hash) {
+      location.hash = hash;
+    },
   };
   try {
     ctx.role = await currentRole();
@@ -60,8 +66,12 @@ async function route() {
   if (current.page === "instances") await renderInstances(main, ctx);
   else if (current.page === "instance") await renderInstance(main, ctx, current.id);
   else if (current.page === "daemon") await renderDaemon(main, ctx);
-  else clear(main, h("h1", {}, "Not found"), h("p", {}, `No page ${current.path}. `,
-    h("a", { href: "#/" }, "Back to the instances")));
+  else
+    clear(
+      main,
+      h("h1", {}, "Not found"),
+      h("p", {}, `No page ${current.path}. `, h("a", { href: "#/" }, "Back to the instances")),
+    );
 }
 
 function showRole(role) {
@@ -72,12 +82,14 @@ function showRole(role) {
 }
 
 function tokenNeeded() {
-  const why = token() ? "The token given is not one of this daemon's."
-    : "This daemon asks for an API token.";
-  return h("section", { class: "card narrow" },
+  const why = token() ? "The token given is not one of this daemon's." : "This daemon asks for an API token.";
+  return h(
+    "section",
+    { class: "card narrow" },
     h("h1", {}, "Token needed"),
     h("p", {}, why, " The read-only token is enough to look around."),
-    h("button", { type: "button", class: "primary", onclick: openTokenDialog }, "Enter token"));
+    h("button", { type: "button", class: "primary", onclick: openTokenDialog }, "Enter token"),
+  );
 }
 
 function openTokenDialog() {

@@ -7,24 +7,63 @@ import { field, h, timeAgo } from "./dom.js";
 const IDLE_WARNING_S = 60;
 
 export function diagnosticsCard(d) {
-  const stuck = d.runtimeStatus === "STALLED" || d.secondsSinceProgress > IDLE_WARNING_S
-    || (d.workers && !d.workers.canRun);
-  const list = (title, items, render) => (items && items.length
-    ? [h("h3", {}, title), h("ul", {}, items.map((item) => h("li", {}, render(item))))] : null);
-  return h("section", { class: `card diagnostics${stuck ? " warning" : ""}`, "aria-labelledby": "diag-title" },
+  const stuck =
+    d.runtimeStatus === "STALLED" || d.secondsSinceProgress > IDLE_WARNING_S || (d.workers && !d.workers.canRun);
+  const list = (title, items, render) =>
+    items && items.length
+      ? [
+          h("h3", {}, title),
+          h(
+            "ul",
+            {},
+            items.map((item) => h("li", {}, render(item))),
+          ),
+        ]
+      : null;
+  return h(
+    "section",
+    { class: `card diagnostics${stuck ? " warning" : ""}`, "aria-labelledby": "diag-title" },
     h("h2", { id: "diag-title" }, stuck ? "Why is it stuck?" : "What it is waiting for"),
-    d.hints && d.hints.length ? h("ul", { class: "hints" }, d.hints.map((hint) => h("li", {}, hint))) : null,
-    h("dl", { class: "summary" },
+    d.hints && d.hints.length
+      ? h(
+          "ul",
+          { class: "hints" },
+          d.hints.map((hint) => h("li", {}, hint)),
+        )
+      : null,
+    h(
+      "dl",
+      { class: "summary" },
       field("Last progress", `${Math.round(d.secondsSinceProgress)} s ago`),
       d.stalledReason ? field("Stalled", d.stalledReason) : null,
-      field("Workers", d.workers ? `${d.workers.connectedStreams.length} connected, `
-        + `${d.workers.runnableByStreams.length} can run it` : "—"),
+      field(
+        "Workers",
+        d.workers
+          ? `${d.workers.connectedStreams.length} connected, ` + `${d.workers.runnableByStreams.length} can run it`
+          : "—",
+      ),
       field("Inbox", String(d.inboxSize)),
-      d.scheduledStartAt ? field("Scheduled start", timeAgo(d.scheduledStartAt)) : null),
-    list("Pending activities", d.pendingActivities, (a) => [`${a.name} (task ${a.taskId}), scheduled `,
-      timeAgo(a.scheduledAt), a.dispatch ? `, ${a.dispatch.state}, ${a.dispatch.attempts} dispatch(es)` : ", waiting"]),
-    list("Pending timers", d.pendingTimers, (t) => (t.fireAt.startsWith("9999")
-      ? `timer ${t.timerId}: an event wait without a timeout` : [`timer ${t.timerId} fires at `, h("span", { class: "mono" }, t.fireAt)])),
-    list("Pending child workflows", d.pendingChildren, (c) => [h("a", { href: `#/instance/${encodeURIComponent(c.instanceID)}` }, c.instanceID), ` (${c.name})`]),
-    d.lastFailure ? [h("h3", {}, "Last failure"), h("p", {}, h("span", { class: "mono" }, d.lastFailure.errorType), `: ${d.lastFailure.message}`)] : null);
+      d.scheduledStartAt ? field("Scheduled start", timeAgo(d.scheduledStartAt)) : null,
+    ),
+    list("Pending activities", d.pendingActivities, (a) => [
+      `${a.name} (task ${a.taskId}), scheduled `,
+      timeAgo(a.scheduledAt),
+      a.dispatch ? `, ${a.dispatch.state}, ${a.dispatch.attempts} dispatch(es)` : ", waiting",
+    ]),
+    list("Pending timers", d.pendingTimers, (t) =>
+      t.fireAt.startsWith("9999")
+        ? `timer ${t.timerId}: an event wait without a timeout`
+        : [`timer ${t.timerId} fires at `, h("span", { class: "mono" }, t.fireAt)],
+    ),
+    list("Pending child workflows", d.pendingChildren, (c) => [
+      h("a", { href: `#/instance/${encodeURIComponent(c.instanceID)}` }, c.instanceID),
+      ` (${c.name})`,
+    ]),
+    d.lastFailure
+      ? [
+          h("h3", {}, "Last failure"),
+          h("p", {}, h("span", { class: "mono" }, d.lastFailure.errorType), `: ${d.lastFailure.message}`),
+        ]
+      : null,
+  );
 }

@@ -34,10 +34,18 @@ export function clear(el, ...children) {
   return el;
 }
 
-export const FINISHED = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED",
-  "CONTINUED_AS_NEW"]);
-export const STATUSES = ["RUNNING", "PENDING", "SUSPENDED", "STALLED", "COMPLETED",
-  "FAILED", "TERMINATED", "CANCELED", "CONTINUED_AS_NEW"];
+export const FINISHED = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED", "CONTINUED_AS_NEW"]);
+export const STATUSES = [
+  "RUNNING",
+  "PENDING",
+  "SUSPENDED",
+  "STALLED",
+  "COMPLETED",
+  "FAILED",
+  "TERMINATED",
+  "CANCELED",
+  "CONTINUED_AS_NEW",
+];
 
 export function statusBadge(status) {
   return h("span", { class: `badge status-${status.toLowerCase()}` }, status);
@@ -112,8 +120,12 @@ export function jsonBlock(label, value, { foldOver = 12 } = {}) {
   const pre = h("pre", { class: "json", tabindex: "0", "aria-label": label }, text);
   const lines = text.split("\n").length;
   if (lines <= foldOver) return h("div", { class: "payload" }, h("h3", {}, label), pre);
-  return h("details", { class: "payload" },
-    h("summary", {}, h("h3", {}, label), h("span", { class: "muted" }, ` ${lines} lines`)), pre);
+  return h(
+    "details",
+    { class: "payload" },
+    h("summary", {}, h("h3", {}, label), h("span", { class: "muted" }, ` ${lines} lines`)),
+    pre,
+  );
 }
 
 // One fact of a summary: HTML lets a <dl> group each dt/dd pair in a <div>, which the

@@ -5,19 +5,31 @@
 import { STATUSES, h } from "./dom.js";
 
 export const TIME_FIELDS = ["created", "updated", "completed"];
-const WITHIN = [["", "any time"], ["15m", "last 15 minutes"], ["1h", "last hour"],
-  ["24h", "last 24 hours"], ["7d", "last 7 days"]];
+const WITHIN = [
+  ["", "any time"],
+  ["15m", "last 15 minutes"],
+  ["1h", "last hour"],
+  ["24h", "last 24 hours"],
+  ["7d", "last 7 days"],
+];
 const UNIT_MS = { m: 60000, h: 3600000, d: 86400000 };
 
 function select(id, label, options, value) {
-  return [h("label", { for: id }, label),
-    h("select", { id, name: id }, options.map(([v, text]) =>
-      h("option", { value: v, selected: v === (value || "") }, text)))];
+  return [
+    h("label", { for: id }, label),
+    h(
+      "select",
+      { id, name: id },
+      options.map(([v, text]) => h("option", { value: v, selected: v === (value || "") }, text)),
+    ),
+  ];
 }
 
 function input(id, label, value, attrs = {}) {
-  return [h("label", { for: id }, label),
-    h("input", { id, name: id, value: value || "", autocomplete: "off", ...attrs })];
+  return [
+    h("label", { for: id }, label),
+    h("input", { id, name: id, value: value || "", autocomplete: "off", ...attrs }),
+  ];
 }
 
 // A datetime-local value (the browser's local time, minutes) for `ms` since the epoch.
@@ -27,26 +39,80 @@ function localValue(ms) {
 }
 
 export function filterForm(params, apply) {
-  const form = h("form", { class: "filters", role: "search", "aria-label": "Filter instances" },
-    h("div", { class: "field" }, select("f-status", "Status",
-      [["", "any"], ...STATUSES.map((s) => [s, s])], params.get("status"))),
+  const form = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter instances" },
+    h(
+      "div",
+      { class: "field" },
+      select("f-status", "Status", [["", "any"], ...STATUSES.map((s) => [s, s])], params.get("status")),
+    ),
     h("div", { class: "field" }, input("f-name", "Workflow name", params.get("name"))),
     h("div", { class: "field" }, input("f-id", "Instance id starts with", params.get("idPrefix"))),
-    h("div", { class: "field" }, select("f-time-field", "Time",
-      TIME_FIELDS.map((f) => [f, f]), params.get("timeField") || "created")),
+    h(
+      "div",
+      { class: "field" },
+      select(
+        "f-time-field",
+        "Time",
+        TIME_FIELDS.map((f) => [f, f]),
+        params.get("timeField") || "created",
+      ),
+    ),
     h("div", { class: "field" }, select("f-within", "Within", WITHIN, "")),
     h("div", { class: "field" }, input("f-from", "From", params.get("timeFrom"), { type: "datetime-local" })),
     h("div", { class: "field" }, input("f-to", "To", params.get("timeTo"), { type: "datetime-local" })),
-    h("div", { class: "field" }, select("f-sort", "Sort by",
-      [["created", "created"], ["updated", "updated"], ["completed", "completed"], ["id", "id"], ["name", "name"]],
-      params.get("sort") || "created")),
-    h("div", { class: "field" }, select("f-order", "Order", [["desc", "newest first"], ["asc", "oldest first"]],
-      params.get("order") || "desc")),
-    h("div", { class: "field" }, select("f-size", "Per page", [["10", "10"], ["25", "25"], ["50", "50"], ["100", "100"]],
-      params.get("pageSize") || "25")),
-    h("div", { class: "field buttons" },
+    h(
+      "div",
+      { class: "field" },
+      select(
+        "f-sort",
+        "Sort by",
+        [
+          ["created", "created"],
+          ["updated", "updated"],
+          ["completed", "completed"],
+          ["id", "id"],
+          ["name", "name"],
+        ],
+        params.get("sort") || "created",
+      ),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      select(
+        "f-order",
+        "Order",
+        [
+          ["desc", "newest first"],
+          ["asc", "oldest first"],
+        ],
+        params.get("order") || "desc",
+      ),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      select(
+        "f-size",
+        "Per page",
+        [
+          ["10", "10"],
+          ["25", "25"],
+          ["50", "50"],
+          ["100", "100"],
+        ],
+        params.get("pageSize") || "25",
+      ),
+    ),
+    h(
+      "div",
+      { class: "field buttons" },
       h("button", { type: "submit", class: "primary" }, "Apply"),
-      h("button", { type: "button", class: "ghost", onclick: () => apply("") }, "Clear")));
+      h("button", { type: "button", class: "ghost", onclick: () => apply("") }, "Clear"),
+    ),
+  );
   const value = (id) => form.querySelector(`#${id}`).value.trim();
   form.querySelector("#f-within").addEventListener("change", (event) => {
     const chosen = event.target.value;
@@ -59,7 +125,9 @@ export function filterForm(params, apply) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const next = new URLSearchParams();
-    const put = (key, v) => { if (v) next.set(key, v); };
+    const put = (key, v) => {
+      if (v) next.set(key, v);
+    };
     put("status", value("f-status"));
     put("name", value("f-name"));
     put("idPrefix", value("f-id"));

@@ -14,20 +14,46 @@ export function historyTable(events, rerunFor) {
     const text = Object.keys(rest).length ? JSON.stringify(rest) : "";
     const long = text.length > 160;
     const detail = long
-      ? h("details", {}, h("summary", {}, text.slice(0, 120) + "…"), h("pre", { class: "json" }, JSON.stringify(rest, null, 2)))
+      ? h(
+          "details",
+          {},
+          h("summary", {}, text.slice(0, 120) + "…"),
+          h("pre", { class: "json" }, JSON.stringify(rest, null, 2)),
+        )
       : h("code", {}, text);
     const id = event.eventId >= 0 ? `ev-${event.eventId}` : `ev-i${index}`;
-    return h("tr", { id, class: `ev-${event.type}` },
+    return h(
+      "tr",
+      { id, class: `ev-${event.type}` },
       h("td", { class: "num" }, event.eventId >= 0 ? String(event.eventId) : ""),
       h("td", {}, event.type),
       h("td", {}, event.name || ""),
       h("td", { class: "num", title: event.timestamp }, `+${duration(Date.parse(event.timestamp) - first)}`),
       h("td", { class: "detail" }, detail),
-      rerunFor ? h("td", {}, event.type === "TaskScheduled" ? rerunFor(event) : null) : null);
+      rerunFor ? h("td", {}, event.type === "TaskScheduled" ? rerunFor(event) : null) : null,
+    );
   });
-  return h("div", { class: "table-wrap" }, h("table", { class: "history compact", "aria-label": "History events" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Id"), h("th", { scope: "col" }, "Type"),
-      h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "At"), h("th", { scope: "col" }, "Fields"),
-      rerunFor ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null)),
-    h("tbody", {}, body)));
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "history compact", "aria-label": "History events" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Id"),
+          h("th", { scope: "col" }, "Type"),
+          h("th", { scope: "col" }, "Name"),
+          h("th", { scope: "col" }, "At"),
+          h("th", { scope: "col" }, "Fields"),
+          rerunFor ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null,
+        ),
+      ),
+      h("tbody", {}, body),
+    ),
+  );
 }

@@ -22,26 +22,47 @@ export async function renderInstances(main, ctx) {
   const counts = h("div", { class: "counts", role: "group", "aria-label": "Instances by status" });
   const table = h("div", { class: "table-wrap" });
   const updated = h("span", { class: "muted small", "aria-live": "off" });
-  const auto = h("input", { type: "checkbox", id: "auto-refresh",
-    checked: localStorage.getItem(REFRESH_KEY) !== "off" });
+  const auto = h("input", {
+    type: "checkbox",
+    id: "auto-refresh",
+    checked: localStorage.getItem(REFRESH_KEY) !== "off",
+  });
   auto.addEventListener("change", () => localStorage.setItem(REFRESH_KEY, auto.checked ? "on" : "off"));
 
-  const heading = h("div", { class: "page-head" },
+  const heading = h(
+    "div",
+    { class: "page-head" },
     h("h1", {}, "Workflow instances"),
-    h("div", { class: "head-tools" },
-      h("label", { class: "check" }, auto, " Auto-refresh"), updated,
-      ctx.role === "admin" ? [
-        h("button", { type: "button", class: "ghost", onclick: () => bulkDialog("terminate", bulkFilters(params)) },
-          "Terminate matching…"),
-        h("button", { type: "button", class: "ghost", onclick: () => bulkDialog("purge", bulkFilters(params)) },
-          "Purge matching…"),
-        h("button", { type: "button", class: "primary", onclick: () => startDialog() }, "Start workflow")] : null));
+    h(
+      "div",
+      { class: "head-tools" },
+      h("label", { class: "check" }, auto, " Auto-refresh"),
+      updated,
+      ctx.role === "admin"
+        ? [
+            h(
+              "button",
+              { type: "button", class: "ghost", onclick: () => bulkDialog("terminate", bulkFilters(params)) },
+              "Terminate matching…",
+            ),
+            h(
+              "button",
+              { type: "button", class: "ghost", onclick: () => bulkDialog("purge", bulkFilters(params)) },
+              "Purge matching…",
+            ),
+            h("button", { type: "button", class: "primary", onclick: () => startDialog() }, "Start workflow"),
+          ]
+        : null,
+    ),
+  );
   // On a narrow screen the form starts folded unless a filter is set, so the rows come first.
   const active = ["status", "name", "idPrefix", "timeFrom", "timeTo"].filter((k) => params.get(k)).length;
-  const filters = h("details", { class: "filter-box",
-    open: active > 0 || !window.matchMedia("(max-width: 720px)").matches },
-  h("summary", {}, "Filters", active ? ` (${active} set)` : ""),
-  filterForm(params, (next) => ctx.navigate(`#/?${next}`)));
+  const filters = h(
+    "details",
+    { class: "filter-box", open: active > 0 || !window.matchMedia("(max-width: 720px)").matches },
+    h("summary", {}, "Filters", active ? ` (${active} set)` : ""),
+    filterForm(params, (next) => ctx.navigate(`#/?${next}`)),
+  );
   clear(main, heading, counts, filters, table);
 
   async function load() {
@@ -56,7 +77,9 @@ export async function renderInstances(main, ctx) {
     }
   }
   await load();
-  ctx.every(REFRESH_MS, () => { if (auto.checked && !document.querySelector("dialog[open]")) load(); });
+  ctx.every(REFRESH_MS, () => {
+    if (auto.checked && !document.querySelector("dialog[open]")) load();
+  });
 }
 
 function withoutCursor(params) {
@@ -92,51 +115,93 @@ function countButtons(instances, params, ctx) {
   const active = params.get("status") || "";
   const go = (status) => {
     const next = new URLSearchParams(withoutCursor(params));
-    if (status) next.set("status", status); else next.delete("status");
+    if (status) next.set("status", status);
+    else next.delete("status");
     ctx.navigate(`#/?${next}`);
   };
-  const button = (status, label, count) => h("button", {
-    type: "button", class: `count ${status ? `status-${status.toLowerCase()}` : "all"}`,
-    "aria-pressed": String(active === status), dataset: { status: status || "ALL" },
-    onclick: () => go(status) },
-  h("span", { class: "count-n" }, String(count)), h("span", { class: "count-label" }, label));
-  return [button("", "All", instances.total),
-    ...STATUSES.filter((s) => instances.byStatus[s] > 0 || s === active)
-      .map((s) => button(s, s.replaceAll("_", " ").toLowerCase(), instances.byStatus[s] || 0))];
+  const button = (status, label, count) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: `count ${status ? `status-${status.toLowerCase()}` : "all"}`,
+        "aria-pressed": String(active === status),
+        dataset: { status: status || "ALL" },
+        onclick: () => go(status),
+      },
+      h("span", { class: "count-n" }, String(count)),
+      h("span", { class: "count-label" }, label),
+    );
+  return [
+    button("", "All", instances.total),
+    ...STATUSES.filter((s) => instances.byStatus[s] > 0 || s === active).map((s) =>
+      button(s, s.replaceAll("_", " ").toLowerCase(), instances.byStatus[s] || 0),
+    ),
+  ];
 }
 
 const COLUMNS = [
-  ["instanceID", "Instance", "id"], ["workflowName", "Workflow", "name"], ["runtimeStatus", "Status"],
-  ["customStatus", "Custom status"], ["createdAt", "Created", "created"],
-  ["lastUpdatedAt", "Updated", "updated"], ["historyLength", "Events"],
+  ["instanceID", "Instance", "id"],
+  ["workflowName", "Workflow", "name"],
+  ["runtimeStatus", "Status"],
+  ["customStatus", "Custom status"],
+  ["createdAt", "Created", "created"],
+  ["lastUpdatedAt", "Updated", "updated"],
+  ["historyLength", "Events"],
 ];
 
 function instancesTable(page, params, ctx) {
   const now = Date.now();
   const sort = params.get("sort") || "created";
   const order = params.get("order") || "desc";
-  const header = h("tr", {}, COLUMNS.map(([, label, key]) => {
-    if (!key) return h("th", { scope: "col" }, label);
-    const activeSort = key === sort;
-    const nextOrder = activeSort && order === "desc" ? "asc" : "desc";
-    const next = new URLSearchParams(withoutCursor(params));
-    next.set("sort", key);
-    next.set("order", nextOrder);
-    return h("th", { scope: "col", "aria-sort": activeSort ? (order === "asc" ? "ascending" : "descending") : "none" },
-      h("a", { href: `#/?${next}`, class: "sort" }, label,
-        activeSort ? h("span", { "aria-hidden": "true" }, order === "asc" ? " ▲" : " ▼") : null));
-  }));
-  const rows = page.instances.map((row) => h("tr", { dataset: { id: row.instanceID } },
-    h("td", {}, instanceLink(row.instanceID),
-      row.parentInstanceID ? h("div", { class: "muted small" }, "child of ", instanceLink(row.parentInstanceID)) : null),
-    h("td", {}, row.workflowName),
-    h("td", {}, statusBadge(row.runtimeStatus), stuckNote(row, now)),
-    h("td", { class: "custom", title: row.customStatus || "" }, row.customStatus || ""),
-    h("td", {}, timeAgo(row.createdAt, now)),
-    h("td", {}, timeAgo(row.lastUpdatedAt, now)),
-    h("td", { class: "num" }, String(row.historyLength))));
-  const table = h("table", { class: "instances", "aria-label": "Workflow instances" },
-    h("thead", {}, header), h("tbody", {}, rows));
+  const header = h(
+    "tr",
+    {},
+    COLUMNS.map(([, label, key]) => {
+      if (!key) return h("th", { scope: "col" }, label);
+      const activeSort = key === sort;
+      const nextOrder = activeSort && order === "desc" ? "asc" : "desc";
+      const next = new URLSearchParams(withoutCursor(params));
+      next.set("sort", key);
+      next.set("order", nextOrder);
+      return h(
+        "th",
+        { scope: "col", "aria-sort": activeSort ? (order === "asc" ? "ascending" : "descending") : "none" },
+        h(
+          "a",
+          { href: `#/?${next}`, class: "sort" },
+          label,
+          activeSort ? h("span", { "aria-hidden": "true" }, order === "asc" ? " ▲" : " ▼") : null,
+        ),
+      );
+    }),
+  );
+  const rows = page.instances.map((row) =>
+    h(
+      "tr",
+      { dataset: { id: row.instanceID } },
+      h(
+        "td",
+        {},
+        instanceLink(row.instanceID),
+        row.parentInstanceID
+          ? h("div", { class: "muted small" }, "child of ", instanceLink(row.parentInstanceID))
+          : null,
+      ),
+      h("td", {}, row.workflowName),
+      h("td", {}, statusBadge(row.runtimeStatus), stuckNote(row, now)),
+      h("td", { class: "custom", title: row.customStatus || "" }, row.customStatus || ""),
+      h("td", {}, timeAgo(row.createdAt, now)),
+      h("td", {}, timeAgo(row.lastUpdatedAt, now)),
+      h("td", { class: "num" }, String(row.historyLength)),
+    ),
+  );
+  const table = h(
+    "table",
+    { class: "instances", "aria-label": "Workflow instances" },
+    h("thead", {}, header),
+    h("tbody", {}, rows),
+  );
   const empty = page.instances.length ? null : h("p", { class: "empty" }, "No instance matches these filters.");
   return [table, empty, pager(page, params, ctx)];
 }
@@ -150,8 +215,11 @@ function stuckNote(row, now) {
   if (FINISHED.has(row.runtimeStatus)) return null;
   const idle = now - Date.parse(row.lastUpdatedAt);
   return idle > IDLE_NOTE_MS
-    ? h("div", { class: "small muted", title: "no progress since the last update; open it for the diagnosis" },
-      `idle ${age(idle)}`)
+    ? h(
+        "div",
+        { class: "small muted", title: "no progress since the last update; open it for the diagnosis" },
+        `idle ${age(idle)}`,
+      )
     : null;
 }
 
@@ -164,11 +232,35 @@ function pager(page, params, ctx) {
     if (cursor) next.set("cursor", cursor);
     ctx.navigate(`#/?${next}`);
   };
-  const prev = h("button", { type: "button", class: "ghost", disabled: previousCursors.length === 0,
-    onclick: () => goTo(previousCursors.pop() || "") }, "← Previous");
-  const nextButton = h("button", { type: "button", class: "ghost", disabled: !page.nextCursor,
-    onclick: () => { previousCursors.push(params.get("cursor") || ""); goTo(page.nextCursor); } }, "Next →");
+  const prev = h(
+    "button",
+    {
+      type: "button",
+      class: "ghost",
+      disabled: previousCursors.length === 0,
+      onclick: () => goTo(previousCursors.pop() || ""),
+    },
+    "← Previous",
+  );
+  const nextButton = h(
+    "button",
+    {
+      type: "button",
+      class: "ghost",
+      disabled: !page.nextCursor,
+      onclick: () => {
+        previousCursors.push(params.get("cursor") || "");
+        goTo(page.nextCursor);
+      },
+    },
+    "Next →",
+  );
   const total = page.count === null ? "" : ` of ${page.count}`;
-  return h("nav", { class: "pager", "aria-label": "Pages" }, prev,
-    h("span", { class: "muted", id: "page-range" }, `${first}–${last}${total}`), nextButton);
+  return h(
+    "nav",
+    { class: "pager", "aria-label": "Pages" },
+    prev,
+    h("span", { class: "muted", id: "page-range" }, `${first}–${last}${total}`),
+    nextButton,
+  );
 }

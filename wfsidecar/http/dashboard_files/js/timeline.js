@@ -35,8 +35,13 @@ export function buildTimeline(events) {
           activityRows.set(key, row);
           rows.push(row);
         }
-        const segment = { eventId: event.eventId, start: at, end: null, outcome: "open",
-          attempt: row.segments.filter((s) => s.kind !== "backoff").length + 1 };
+        const segment = {
+          eventId: event.eventId,
+          start: at,
+          end: null,
+          outcome: "open",
+          attempt: row.segments.filter((s) => s.kind !== "backoff").length + 1,
+        };
         row.segments.push(segment);
         byTask.set(event.eventId, [row, segment]);
         break;
@@ -85,14 +90,20 @@ export function buildTimeline(events) {
       }
       case "ExecutionSuspended":
       case "ExecutionResumed":
-        marks.push({ kind: "suspend", at, label: event.type === "ExecutionSuspended" ? "suspended" : "resumed" });
+        marks.push({
+          kind: "suspend",
+          at,
+          label: event.type === "ExecutionSuspended" ? "suspended" : "resumed",
+        });
         break;
       case "ExecutionCompleted":
       case "ExecutionTerminated":
       case "ContinueAsNew":
         end = at;
-        outcome = event.type === "ExecutionTerminated" ? "terminated"
-          : (event.orchestrationStatus || "").replace("ORCHESTRATION_STATUS_", "").toLowerCase() || "completed";
+        outcome =
+          event.type === "ExecutionTerminated"
+            ? "terminated"
+            : (event.orchestrationStatus || "").replace("ORCHESTRATION_STATUS_", "").toLowerCase() || "completed";
         break;
       default:
         break;
@@ -109,7 +120,14 @@ function timerCreated(event, at, { rows, byTimer, activityRows, openWaits }) {
     // segment on the activity's own row, so the attempts read left to right.
     const row = activityRows.get(event.activityRetry.taskExecutionId);
     if (row) {
-      const segment = { kind: "backoff", eventId: event.eventId, start: at, end: null, fireAt, outcome: "waiting" };
+      const segment = {
+        kind: "backoff",
+        eventId: event.eventId,
+        start: at,
+        end: null,
+        fireAt,
+        outcome: "waiting",
+      };
       row.segments.push(segment);
       byTimer.set(event.eventId, [row, segment]);
       return;
@@ -118,8 +136,15 @@ function timerCreated(event, at, { rows, byTimer, activityRows, openWaits }) {
   if (event.externalEvent || farFuture) {
     const name = event.externalEvent ? event.externalEvent.name : event.name || "";
     const row = { kind: "wait", label: name ? `"${name}"` : "any event", segments: [] };
-    const segment = { kind: "wait", eventId: event.eventId, start: at, end: null,
-      fireAt: farFuture ? null : fireAt, outcome: "waiting", eventName: name };
+    const segment = {
+      kind: "wait",
+      eventId: event.eventId,
+      start: at,
+      end: null,
+      fireAt: farFuture ? null : fireAt,
+      outcome: "waiting",
+      eventName: name,
+    };
     row.segments.push(segment);
     rows.push(row);
     byTimer.set(event.eventId, [row, segment]);

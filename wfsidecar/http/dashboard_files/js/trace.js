@@ -33,7 +33,10 @@ export async function traceId(instanceId, started) {
   if (!crypto.subtle) return null; // only in a secure context (https, or localhost)
   const text = ["trace", instanceId, started.orchestrationSpanID].join("\x1f");
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 32);
+  return [...new Uint8Array(digest)]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, 32);
 }
 
 export function traceLink(instanceId, started) {
