@@ -27,10 +27,11 @@ import asyncpg
 from wfsidecar.actors import ActorRuntime, ReminderScheduler
 from wfsidecar.clock import Clock
 from wfsidecar.config import Config, PostgresConfig
+from wfsidecar.store._pg_writer import INSTANCE_CHANNEL, WAKE_CHANNEL
 from wfsidecar.store.base import StateStore
 from wfsidecar.store.leases import PartitionLeases
 from wfsidecar.store.partitions import partition_of
-from wfsidecar.store.postgres import INSTANCE_CHANNEL, WAKE_CHANNEL, PostgresStore
+from wfsidecar.store.postgres import PostgresStore
 from wfsidecar.types import ActorRef
 from wfsidecar.workflow.remote import OwnerRouting
 from wfsidecar.workflow.waiters import StatusWaiters

@@ -38,7 +38,7 @@ async def open_store(config: Config, readiness: Readiness, stack: AsyncExitStack
 
         store = MemoryStore()
     elif cfg.backend == "postgres":
-        store = await _open_postgres(config)
+        store = await _open_postgres(config, readiness)
     else:
         from wfsidecar.store.sqlite import SqliteStore
 
@@ -64,7 +64,7 @@ async def open_store(config: Config, readiness: Readiness, stack: AsyncExitStack
     return store
 
 
-async def _open_postgres(config: Config) -> StateStore:
+async def _open_postgres(config: Config, readiness: Readiness) -> StateStore:
     from wfsidecar.store.postgres import PostgresStore
 
     cfg = config.store.postgres
@@ -78,6 +78,8 @@ async def _open_postgres(config: Config) -> StateStore:
     except StoreError as exc:
         raise StartupError(str(exc)) from exc
     logger.info("store: postgres (%d partitions)", store.partitions)
+    # Not ready while commits fail (server down, connection lost), as for SQLite.
+    readiness.add_fault_source(lambda: store.write_fault)
     return store
 
 

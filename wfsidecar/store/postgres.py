@@ -18,18 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
-from wfsidecar.errors import StoreConflictError, StoreError, StoreUnavailable
+from wfsidecar.errors import StoreConflictError, StoreUnavailable
 from wfsidecar.store import _pg_reads as reads
-from wfsidecar.store._pg_batch import Caller, Fencing, Notify, run_batch, statements
+from wfsidecar.store._pg_batch import Caller, statements
 from wfsidecar.store._pg_schema import migrate
+from wfsidecar.store._pg_writer import (
+    Leases,
+    Pending,
+    PgWriter,
+    PostgresStats,
+    redacted,
+)
 from wfsidecar.store._validation import checked_ops
 from wfsidecar.store.base import Changes, DeleteActor, PutInstance, Reminder
 from wfsidecar.store.instances import (
@@ -45,44 +50,8 @@ from wfsidecar.types import ActorRef
 
 logger = logging.getLogger(__name__)
 
-WAKE_CHANNEL = "wfsidecar_wake"  # payload: "<sender>:<partition>,<partition>,..."
-INSTANCE_CHANNEL = "wfsidecar_instances"  # payload: "<sender>:<instance id>\n..."
-_NOTIFY_LIMIT = 7000  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
 
-
-class Leases(Protocol):
-    """What the store needs of this daemon's partition leases (store/leases.py)."""
-
-    owner: str
-
-    def tokens(self) -> dict[int, int]:
-        """Owned partitions and their fencing tokens, as this daemon believes them."""
-        ...
-
-    def lost(self, partitions: set[int]) -> None:
-        """A commit found these leases taken by another daemon."""
-        ...
-
-
-@dataclass(slots=True)
-class PostgresStats:
-    transactions: int = 0
-    failed_transactions: int = 0
-    commits: int = 0
-    rejected: int = 0
-    refused_stale: int = 0  # callers refused because a lease they needed was lost
-    largest_batch: int = 0
-
-
-@dataclass(slots=True)
-class _Pending:
-    caller: Caller
-    ops: int
-    instances: list[str]
-    future: asyncio.Future[None] = field(repr=False)
-
-
-class PostgresStore:
+class PostgresStore(PgWriter):
     """Create it with ``await PostgresStore.open(dsn)``."""
 
     def __init__(self, *, dsn: str, writer: asyncpg.Connection, pool: asyncpg.Pool,
@@ -94,7 +63,7 @@ class PostgresStore:
         self._writer: asyncpg.Connection | None = writer
         self._pool = pool
         self._max_batch = max_batch
-        self._queue: deque[_Pending] = deque()
+        self._queue: deque[Pending] = deque()
         self._wakeup = asyncio.Event()
         self._closing = False
         self._closed = asyncio.Event()
@@ -117,7 +86,7 @@ class PostgresStore:
         """
         if max_batch < 1 or partitions < 1 or pool_size < 1:
             raise ValueError("max_batch, partitions and pool_size must be at least 1")
-        where = _redacted(dsn)
+        where = redacted(dsn)
         # A daemon paused (SIGSTOP, a VM freeze) inside a transaction would hold its row
         # locks, among them the lease rows its commit fenced on, and keep the other
         # daemons from taking its partitions; the server ends such a session instead.
@@ -236,7 +205,7 @@ class PostgresStore:
             self._claim(caller, ops, self._leases.tokens())
         # Instances whose row changed or went (a purge), for waiters on other daemons.
         instances = [op.ref.id for op in ops if type(op) is PutInstance or type(op) is DeleteActor]
-        pending = _Pending(caller, len(ops), instances,
+        pending = Pending(caller, len(ops), instances,
                            asyncio.get_running_loop().create_future())
         self._queue.append(pending)
         self._wakeup.set()
@@ -269,7 +238,7 @@ class PostgresStore:
             except (TimeoutError, OSError, asyncpg.InterfaceError):
                 self._pool.terminate()
             self._closed.set()
-            logger.info("closed PostgreSQL store %s", _redacted(self.dsn))
+            logger.info("closed PostgreSQL store %s", redacted(self.dsn))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -280,141 +249,7 @@ class PostgresStore:
             async with self._pool.acquire() as conn:
                 return list(await conn.fetch(sql, *args))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            raise StoreUnavailable(f"cannot read {_redacted(self.dsn)}: {exc}") from exc
-
-    async def _write_loop(self) -> None:
-        batch: list[_Pending] = []
-        try:
-            while True:
-                if not self._queue:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                batch = []
-                while self._queue and len(batch) < self._max_batch:
-                    pending = self._queue.popleft()
-                    if not pending.future.done():  # cancelled while queued: not applied
-                        batch.append(pending)
-                if batch:
-                    await self._run(batch)
-        finally:
-            stopped = "the store writer stopped; the commit may or may not be applied"
-            for pending in (*batch, *self._queue):
-                _resolve(pending.future, StoreUnavailable(stopped))
-            self._queue.clear()
-
-    async def _run(self, batch: list[_Pending]) -> None:
-        began = time.perf_counter()
-        leases = self._leases
-        fencing = Fencing(leases.owner) if leases is not None else None
-        try:
-            conn = await self._connection()
-            await run_batch(conn, [p.caller for p in batch], fencing,
-                            notify=self._notifications(batch, leases))
-        except Exception as exc:
-            self._observer.commit_finished(time.perf_counter() - began, len(batch),
-                                           sum(p.ops for p in batch), False)
-            self.stats.failed_transactions += 1
-            self.write_fault = f"commit to {_redacted(self.dsn)} failed: {exc}"
-            logger.warning("commit of %d callers failed: %s", len(batch), exc)
-            if self._writer is not None and self._writer.is_closed():
-                self._writer = None
-            for pending in batch:
-                error = StoreUnavailable(self.write_fault)
-                error.__cause__ = exc
-                _resolve(pending.future, error)
-            return
-        self._observer.commit_finished(time.perf_counter() - began, len(batch),
-                                       sum(p.ops for p in batch), True)
-        if fencing is not None and fencing.lost and leases is not None:
-            leases.lost(set(fencing.lost))
-        self._recovered()
-        self.stats.transactions += 1
-        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        for pending in batch:
-            refusal = pending.caller.error
-            if refusal is None:
-                self.stats.commits += 1
-                _resolve(pending.future, None)
-            elif isinstance(refusal, StoreConflictError):
-                self.stats.refused_stale += 1
-                _resolve(pending.future, refusal)
-            else:
-                self.stats.rejected += 1
-                refused = StoreError(f"commit rejected by PostgreSQL: {refusal}")
-                refused.__cause__ = refusal
-                _resolve(pending.future, refused)
-
-    def _notifications(self, batch: list[_Pending], leases: Leases | None) -> Notify:
-        """What the batch's transaction NOTIFYs once its callers' fates are known: the
-        partitions of other daemons that got a reminder, and the instances that changed."""
-        def build(committed: Sequence[Caller]) -> list[tuple[str, str]]:
-            if leases is None:
-                return []
-            done = {id(c) for c in committed}
-            owned = leases.tokens()
-            parts = sorted({p for c in committed for p in c.messages if p not in owned})
-            ids = [i for p in batch if id(p.caller) in done for i in p.instances]
-            out: list[tuple[str, str]] = []
-            if parts:
-                out.append((WAKE_CHANNEL, f"{leases.owner}:{','.join(map(str, parts))}"))
-            out.extend((INSTANCE_CHANNEL, f"{leases.owner}:{chunk}") for chunk in _chunks(ids))
-            return out
-        return build
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self._writer is None:
-            self._writer = await asyncpg.connect(self.dsn, timeout=10,
-                                                 server_settings=self._settings)
-        return self._writer
-
-    def _recovered(self) -> None:
-        if self.write_fault is None:
-            return
-        logger.warning("%s takes commits again", _redacted(self.dsn))
-        self.write_fault = None
-        for listener in self._recovery:
-            try:
-                listener()
-            except Exception:
-                logger.exception("store recovery listener failed")
-
-
-def _chunks(ids: list[str]) -> list[str]:
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for instance_id in ids:
-        if current and size + len(instance_id) + 1 > _NOTIFY_LIMIT:
-            chunks.append("\n".join(current))
-            current, size = [], 0
-        current.append(instance_id)
-        size += len(instance_id.encode()) + 1
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
-def _redacted(dsn: str) -> str:
-    """The DSN without its password, for logs and errors."""
-    head, sep, tail = dsn.rpartition("@")
-    if not sep or ":" not in head.split("//", 1)[-1]:
-        return dsn
-    scheme, _, creds = head.partition("//")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}//{user}:***@{tail}"
-
+            raise StoreUnavailable(f"cannot read {redacted(self.dsn)}: {exc}") from exc
 
 async def _close_quietly(conn: asyncpg.Connection) -> None:
     try:
