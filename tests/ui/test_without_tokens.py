@@ -34,6 +34,7 @@ def test_no_token_needed_and_every_action_offered(base: str, page: Page) -> None
     dialog.get_by_role("button", name="Start").click()
     # No worker is connected: it waits, and the page says why.
     expect(page.get_by_role("heading", name="open-1")).to_be_visible()
-    expect(page.locator(".diagnostics")).to_contain_text("no worker")
+    expect(page.get_by_role("heading", name="Why is it stuck?")).to_be_visible()
+    expect(page.locator(".diagnostics.warning")).to_contain_text("no worker")
     expect(page.get_by_role("button", name="Terminate")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0

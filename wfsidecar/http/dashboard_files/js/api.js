@@ -56,13 +56,13 @@ async function call(method, path, { query, body, json } = {}) {
 }
 
 const seg = encodeURIComponent;
+const instance = (id) => `${WORKFLOWS}/${seg(id)}`;
 
 function withDryRun(filters, dryRun) {
   const query = new URLSearchParams(filters);
   if (dryRun) query.set("dryRun", "true");
   return query.toString();
 }
-const instance = (id) => `${WORKFLOWS}/${seg(id)}`;
 
 export const api = {
   list: (params) => call("GET", WORKFLOWS, { query: params.toString() }),
@@ -90,8 +90,8 @@ export const api = {
 
 // What the token may do: "admin", "read-only", or "none" (a daemon with tokens and none
 // given, or a wrong one). The API has no "who am I"; a bulk purge dry run is the
-// cheapest call that needs the admin token and changes nothing (it only counts, and the
-// prefix matches no id the API accepts for a new instance).
+// cheapest call that needs the admin token and changes nothing (it only counts, and no
+// id the HTTP API starts begins with a space). docs/dashboard.md.
 let role = null;
 
 export async function currentRole() {

@@ -1,14 +1,20 @@
 // "Why is it stuck" (GET .../diagnostics) for an unfinished instance: the daemon's hints
-// and what it waits on. It is drawn as a warning when the instance is STALLED or has made
-// no progress for a while, and as a quiet note otherwise.
+// and what it waits on. It is drawn as a warning when the instance is STALLED, no
+// connected worker can run it, or work it has pending has not moved for a minute; as a
+// quiet note otherwise.
 
 import { field, h, timeAgo } from "./dom.js";
 
 const IDLE_WARNING_S = 60;
 
 export function diagnosticsCard(d) {
+  // Waiting on a timer or an event is what workflows do; idle with work that should be
+  // moving (an activity, a turn, an inbox message) is not.
+  const workPending = d.pendingActivities.length > 0 || d.workflowTurn !== null || d.inboxSize > 0;
   const stuck =
-    d.runtimeStatus === "STALLED" || d.secondsSinceProgress > IDLE_WARNING_S || (d.workers && !d.workers.canRun);
+    d.runtimeStatus === "STALLED" ||
+    (d.workers && !d.workers.canRun) ||
+    (workPending && d.secondsSinceProgress > IDLE_WARNING_S);
   const list = (title, items, render) =>
     items && items.length
       ? [

@@ -58,11 +58,13 @@ export async function renderInstance(main, ctx, id) {
   draw(main, ctx, id, data);
   if (FINISHED.has(data.meta.runtimeStatus)) return;
   let drawn = signature(data);
+  let finished = false; // once it has finished there is nothing more to watch
   ctx.every(REFRESH_MS, async () => {
-    if (document.querySelector("dialog[open]")) return;
+    if (finished || document.querySelector("dialog[open]")) return;
     try {
       const next = await fetchAll(id);
       if (!ctx.alive()) return;
+      finished = FINISHED.has(next.meta.runtimeStatus);
       // Redrawn whole only when the instance changed, so an unfolded payload or a
       // highlighted history row stays as the user left it; otherwise the timeline moves on.
       if (signature(next) !== drawn) {
@@ -73,6 +75,7 @@ export async function renderInstance(main, ctx, id) {
           main.querySelector("#timeline-body"),
           timelineView(next.events, { running: true, workflowName: next.meta.workflowName }),
         );
+        clear(main.querySelector("#diagnostics-body"), next.diagnostics ? diagnosticsCard(next.diagnostics) : null);
       }
     } catch (error) {
       if (ctx.alive() && error.status === 404) window.dispatchEvent(new Event("wfsidecar:changed"));
@@ -108,7 +111,7 @@ function draw(main, ctx, id, { meta, events, row, children, diagnostics }) {
     ),
     summary(meta, row, events, children),
     status === "FAILED" ? failure(props) : null,
-    diagnostics ? diagnosticsCard(diagnostics) : null,
+    h("div", { id: "diagnostics-body" }, diagnostics ? diagnosticsCard(diagnostics) : null),
     h(
       "section",
       { class: "card", "aria-labelledby": "timeline-title" },
