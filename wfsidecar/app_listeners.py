@@ -72,7 +72,7 @@ async def _open_postgres(config: Config, readiness: Readiness) -> StateStore:
     try:
         store = await PostgresStore.open(cfg.dsn, max_batch=cfg.max_batch,
                                          partitions=cfg.partitions, pool_size=cfg.pool_size,
-                                         idle_transaction_timeout=cfg.lease_ttl / 2)
+                                         idle_transaction_timeout=cfg.lease_ttl)
     except SchemaTooNewError as exc:
         raise StartupError(str(exc)) from exc
     except StoreError as exc:

@@ -27,6 +27,7 @@ logger = logging.getLogger("wfsidecar.store.postgres")
 
 WAKE_CHANNEL = "wfsidecar_wake"  # payload: "<sender>:<partition>,<partition>,..."
 INSTANCE_CHANNEL = "wfsidecar_instances"  # payload: "<sender>:<instance id>\n..."
+_TRANSIENT_RETRIES = 2  # a batch rolled back by a deadlock or serialization failure
 _PROBE_INTERVAL = 1.0  # seconds between probes of a server that failed a commit
 _NOTIFY_LIMIT = 7000  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
 
@@ -109,23 +110,22 @@ class PgWriter:
         began = time.perf_counter()
         leases = self._leases
         fencing = Fencing(leases.owner) if leases is not None else None
-        try:
-            conn = await self._connection()
-            await run_batch(conn, [p.caller for p in batch], fencing,
-                            notify=self._notifications(batch, leases))
-        except Exception as exc:
-            self._observer.commit_finished(time.perf_counter() - began, len(batch),
-                                           sum(p.ops for p in batch), False)
-            self.stats.failed_transactions += 1
-            self.write_fault = f"commit to {redacted(self.dsn)} failed: {exc}"
-            logger.warning("commit of %d callers failed: %s", len(batch), exc)
-            if self._writer is not None and self._writer.is_closed():
-                self._writer = None
-            for pending in batch:
-                error = StoreUnavailable(self.write_fault)
-                error.__cause__ = exc
-                resolve(pending.future, error)
-            return
+        for attempt in range(_TRANSIENT_RETRIES + 1):
+            try:
+                conn = await self._connection()
+                await run_batch(conn, [p.caller for p in batch], fencing,
+                                notify=self._notifications(batch, leases))
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                # Rolled back whole; the same batch usually goes through at once.
+                if attempt < _TRANSIENT_RETRIES:
+                    logger.info("commit of %d callers retried: %s", len(batch), exc)
+                    continue
+                self._failed(batch, began, exc)
+                return
+            except Exception as exc:
+                self._failed(batch, began, exc)
+                return
         self._observer.commit_finished(time.perf_counter() - began, len(batch),
                                        sum(p.ops for p in batch), True)
         if fencing is not None and fencing.lost and leases is not None:
@@ -146,6 +146,23 @@ class PgWriter:
                 refused = StoreError(f"commit rejected by PostgreSQL: {refusal}")
                 refused.__cause__ = refusal
                 resolve(pending.future, refused)
+
+    def _failed(self, batch: list[Pending], began: float, exc: Exception) -> None:
+        """The batch's transaction failed as a whole: nothing of it is applied."""
+        self._observer.commit_finished(time.perf_counter() - began, len(batch),
+                                       sum(p.ops for p in batch), False)
+        self.stats.failed_transactions += 1
+        self.write_fault = f"commit to {redacted(self.dsn)} failed: {exc}"
+        logger.warning("commit of %d callers failed: %s", len(batch), exc)
+        if self._writer is not None:
+            # Its state is unknown (the server may have ended the session mid-statement);
+            # the next batch connects afresh.
+            self._writer.terminate()
+            self._writer = None
+        for pending in batch:
+            error = StoreUnavailable(self.write_fault)
+            error.__cause__ = exc
+            resolve(pending.future, error)
 
     def _notifications(self, batch: list[Pending], leases: Leases | None) -> Notify:
         """What the batch's transaction NOTIFYs once its callers' fates are known: the

@@ -36,8 +36,12 @@ _HEARTBEAT = (
     f" heartbeat_ms = {_NOW}, address = $2, dialects = $3, takeovers = $4, refused = $5"
     f" RETURNING heartbeat_ms"
 )
+# Lease rows are always locked in partition order (a commit's fencing check takes them FOR
+# SHARE in that order): a plain UPDATE locks them in physical order, which changes with
+# every update, and a heartbeat and a commit of the same daemon could then deadlock.
 _RENEW = (
-    "UPDATE leases SET expires_ms = $2::bigint + $3::bigint WHERE owner = $1"
+    "UPDATE leases SET expires_ms = $2::bigint + $3::bigint WHERE partition IN"
+    " (SELECT partition FROM leases WHERE owner = $1 ORDER BY partition FOR UPDATE)"
     " RETURNING partition, token"
 )
 _LIVE = (
@@ -45,8 +49,9 @@ _LIVE = (
     " AND dialects <> ''"
 )
 _RELEASE = (
-    "UPDATE leases SET owner = NULL, expires_ms = 0"
-    " WHERE owner = $1 AND partition = ANY($2::int[])"
+    "UPDATE leases SET owner = NULL, expires_ms = 0 WHERE partition IN"
+    " (SELECT partition FROM leases WHERE owner = $1 AND partition = ANY($2::int[])"
+    " ORDER BY partition FOR UPDATE)"
 )
 _TAKE = (
     "WITH picked AS (SELECT partition, owner AS previous, expires_ms AS expired FROM leases"
