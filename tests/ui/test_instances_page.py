@@ -57,6 +57,11 @@ def test_filter_form_by_name_and_id_prefix(seeded: Stack, page: Page) -> None:
     expect(page.locator("table.instances tbody tr")).to_have_count(2)
     assert sorted(rows(page)) == seeded.ids("name=double&idPrefix=page-1&sort=id&order=asc") \
         == ["page-10", "page-11"]
+    # The counts follow the other filters: only these two, both completed.
+    counts = page.get_by_role("group", name="Instances by status")
+    expect(counts.locator("[data-status=ALL] .count-n")).to_have_text("2")
+    expect(counts.locator("[data-status=COMPLETED] .count-n")).to_have_text("2")
+    expect(counts.locator("[data-status=RUNNING]")).to_have_count(0)
     # A time range that ends before anything was created matches nothing.
     page.get_by_label("From", exact=True).fill("2001-01-01T00:00")
     page.get_by_label("To", exact=True).fill("2001-01-02T00:00")

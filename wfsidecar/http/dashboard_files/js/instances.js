@@ -67,9 +67,9 @@ export async function renderInstances(main, ctx) {
 
   async function load() {
     try {
-      const [summary, page] = await Promise.all([api.metadata(), api.list(listQuery(params))]);
+      const [byStatus, page] = await Promise.all([statusCounts(params), api.list(listQuery(params))]);
       if (!ctx.alive()) return;
-      clear(counts, countButtons(summary.instances, params, ctx));
+      clear(counts, countButtons(byStatus, params, ctx));
       clear(table, instancesTable(page, params, ctx));
       updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
@@ -109,6 +109,25 @@ function bulkFilters(params) {
   const query = listQuery(params);
   for (const key of ["sort", "order", "pageSize", "cursor", "count"]) query.delete(key);
   return query;
+}
+
+// The counts by status of what the other filters (name, id prefix, time range) select:
+// the daemon's totals when there are none, else one count query per status.
+async function statusCounts(params) {
+  const narrowed = bulkFilters(params);
+  narrowed.delete("status");
+  if (![...narrowed.keys()].length) return (await api.metadata()).instances;
+  const counts = await Promise.all(
+    STATUSES.map((status) => {
+      const query = new URLSearchParams(narrowed);
+      query.set("status", status);
+      query.set("pageSize", "1");
+      query.set("count", "true");
+      return api.list(query).then((page) => page.count);
+    }),
+  );
+  const byStatus = Object.fromEntries(STATUSES.map((status, i) => [status, counts[i]]));
+  return { total: counts.reduce((a, b) => a + b, 0), byStatus };
 }
 
 function countButtons(instances, params, ctx) {
