@@ -38,14 +38,17 @@ class AutoWorker:
         self.gate.set()
 
     async def run(self) -> None:
-        try:
-            while True:
-                item = await self.worker.stream.read()
-                if item is grpc.aio.EOF:
-                    return
-                await self._answer(item)
-        except (grpc.aio.AioRpcError, asyncio.CancelledError):
-            return
+        # Each item answered by its own task: a held activity must not hold up the
+        # orchestrator requests behind it (a suspend, a terminate).
+        async with asyncio.TaskGroup() as answers:
+            try:
+                while True:
+                    item = await self.worker.stream.read()
+                    if item is grpc.aio.EOF:
+                        return
+                    answers.create_task(self._answer(item))
+            except (grpc.aio.AioRpcError, asyncio.CancelledError):
+                return
 
     async def _answer(self, item: Any) -> None:
         kind = item.WhichOneof("request")
@@ -57,10 +60,12 @@ class AutoWorker:
                 value=f'"done:{request.orchestrationInstance.instanceId}"'))
             return
         request = item.orchestratorRequest
-        results = [e.taskCompleted.result.value for e in (*request.pastEvents, *request.newEvents)
-                   if e.HasField("taskCompleted")]
+        events = (*request.pastEvents, *request.newEvents)
+        results = [e.taskCompleted.result.value for e in events if e.HasField("taskCompleted")]
         if results:
             await self.worker.complete(item, actions=[finish(pb, results[0])])
+        elif any(e.HasField("taskScheduled") for e in events):
+            await self.worker.complete(item, actions=[])  # still waiting for it
         else:
             await self.worker.complete(item, actions=[schedule(pb)])
 
