@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError, Message
 
 from wfsidecar.server import transcode
 from wfsidecar.server.transcode import TranscodeError
+from wfsidecar.workflow.request_wire import varint
 
 __all__ = ["to_dialect", "to_internal", "transcode_bytes"]
 
@@ -102,16 +103,6 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def _encode_varint(value: int) -> bytes:
-    value &= _U64 - 1  # negative enum values are ten-byte varints
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _apply(plan: _Plan, data: bytes) -> bytes:
     memo = plan.memo
     if memo is not None:
@@ -160,17 +151,17 @@ def _apply_fields(plan: _Plan, data: bytes) -> bytes:
             if wire == 0:
                 mapped = _enum(rule, value)
                 if mapped is not None:
-                    out.append(_encode_varint(rule.number << 3) + _encode_varint(mapped))
+                    out.append(varint(rule.number << 3) + varint(mapped))
             elif wire == _LEN:  # packed repeated enum
                 out.append(_packed_enum(rule, data, body, i))
             continue
         if rule.sub is not None and wire == _LEN:
             inner = _apply(rule.sub, data[body:i])
-            out.append(rule.key + _encode_varint(len(inner)) + inner)
+            out.append(rule.key + varint(len(inner)) + inner)
         elif rule.number == key >> 3:
             out.append(data[start:i])
         else:
-            out.append(_encode_varint(rule.number << 3 | wire) + data[after_key:i])
+            out.append(varint(rule.number << 3 | wire) + data[after_key:i])
     return b"".join(out)
 
 
@@ -194,9 +185,9 @@ def _packed_enum(rule: _Rule, data: bytes, i: int, end: int) -> bytes:
         value, i = _varint(data, i)
         mapped = _enum(rule, value)
         if mapped is not None:
-            values.append(_encode_varint(mapped))
+            values.append(varint(mapped))
     packed = b"".join(values)
-    return rule.key + _encode_varint(len(packed)) + packed
+    return rule.key + varint(len(packed)) + packed
 
 
 # --------------------------------------------------------------------------- planning
@@ -223,7 +214,7 @@ def _build(src: Descriptor, dst: Descriptor, made: dict[tuple[str, str], _Plan])
         return plan
     for name, g in transcode.field_pairs(src, dst).items():
         f = src.fields_by_name[name]
-        rule = _Rule(key=_encode_varint(g.number << 3 | _LEN), number=g.number,
+        rule = _Rule(key=varint(g.number << 3 | _LEN), number=g.number,
                      repeated=f.is_repeated, name=f.full_name)
         if f.message_type is not None:
             assert g.message_type is not None

@@ -18,7 +18,9 @@ _CACHED_HISTORY = 9  # OrchestratorRequest.cachedHistory (Dapr 1.19)
 _EVENT_COUNT = 1  # CachedHistory.eventCount
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint (a negative one as its ten-byte two's complement)."""
+    value &= (1 << 64) - 1
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
@@ -29,7 +31,7 @@ def _varint(value: int) -> bytes:
 
 def delimited(number: int, data: bytes) -> bytes:
     """Field ``number`` holding ``data`` (a message, string or bytes) on the wire."""
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return varint(number << 3 | 2) + varint(len(data)) + data
 
 
 def past_event(raw: bytes) -> bytes:
@@ -42,5 +44,5 @@ def request_bytes(head: bytes, past: Sequence[bytes], past_len: int, cached: int
     when ``cached``, the count the worker holds."""
     parts = [head, *past[cached:past_len]]
     if cached:
-        parts.append(delimited(_CACHED_HISTORY, _varint(_EVENT_COUNT << 3) + _varint(cached)))
+        parts.append(delimited(_CACHED_HISTORY, varint(_EVENT_COUNT << 3) + varint(cached)))
     return b"".join(parts)
