@@ -148,28 +148,28 @@ class ClusterNode:
     async def _listen(self) -> None:
         while not self._stopping.is_set():
             try:
-                conn = await asyncpg.connect(self._store.dsn, timeout=10)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                logger.warning("cannot listen for other daemons' commits: %s", exc)
-                await self._pause(1.0)
-                continue
-            closed = asyncio.Event()
-            conn.add_termination_listener(lambda _, ended=closed: ended.set())
-            try:
-                await conn.add_listener(WAKE_CHANNEL, self._on_wake)
-                await conn.add_listener(INSTANCE_CHANNEL, self._on_instances)
-                if self._scheduler is not None:
-                    self._scheduler.reload()  # what was missed while not listening
-                stop = asyncio.ensure_future(self._stopping.wait())
-                dead = asyncio.ensure_future(closed.wait())
-                await asyncio.wait([stop, dead], return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
-                dead.cancel()
-            finally:
-                try:
-                    await asyncio.wait_for(conn.close(), 5)
-                except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
-                    conn.terminate()
+                await self._listen_once()
+            except Exception as exc:  # never fatal: the reload on re-listening catches up
+                logger.warning("listening for other daemons' commits failed: %r", exc)
+            await self._pause(1.0)
+
+    async def _listen_once(self) -> None:
+        """Listen on one connection until it ends or the node stops."""
+        conn = await asyncpg.connect(self._store.dsn, timeout=10)
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda _: closed.set())
+        try:
+            await conn.add_listener(WAKE_CHANNEL, self._on_wake)
+            await conn.add_listener(INSTANCE_CHANNEL, self._on_instances)
+            if self._scheduler is not None:
+                self._scheduler.reload()  # what was missed while not listening
+            stop = asyncio.ensure_future(self._stopping.wait())
+            dead = asyncio.ensure_future(closed.wait())
+            await asyncio.wait([stop, dead], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            dead.cancel()
+        finally:
+            conn.terminate()  # LISTEN sessions need no orderly goodbye
 
     async def _pause(self, seconds: float) -> None:
         try:

@@ -38,6 +38,8 @@ async def pair(pg_dsn: str) -> AsyncIterator[tuple[PartitionLeases, PartitionLea
     try:
         yield leases[0], leases[1]
     finally:
+        for lease in leases:
+            await lease.close()
         for store in stores:
             await store.close()
 

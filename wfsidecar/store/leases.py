@@ -96,6 +96,7 @@ class PartitionLeases:
         self.lost_count = 0
         self.heartbeats = 0
         self._dropped: set[int] = set()
+        self._conn: asyncpg.Connection | None = None
 
     @property
     def interval(self) -> float:
@@ -121,9 +122,9 @@ class PartitionLeases:
             while not self._stopping.is_set():
                 try:
                     await self.heartbeat()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                        TimeoutError) as exc:
-                    logger.warning("lease heartbeat failed: %s", exc)
+                except Exception as exc:  # never fatal: the next round tries again
+                    logger.warning("lease heartbeat failed: %r", exc)
+                    self._drop_connection()
                 self._poked.clear()
                 stop = asyncio.ensure_future(self._stopping.wait())
                 poke = asyncio.ensure_future(self._poked.wait())
@@ -133,6 +134,31 @@ class PartitionLeases:
                 poke.cancel()
         finally:
             await self._release_all()
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the heartbeat's connection (``run`` does; tests driving ``heartbeat``
+        themselves call it)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:  # noqa: BLE001 - going away either way
+                conn.terminate()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()  # its state is unknown after a failure
+            self._conn = None
+
+    async def _connection(self) -> asyncpg.Connection:
+        """The heartbeat's own connection: a read cancelled on a pooled connection (a
+        client gone mid-call) can leave it unusable for the next user, and a failed
+        heartbeat must not wait for the pool either."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self._store.dsn, timeout=10,
+                                               server_settings=self._store.session_settings)
+        return self._conn
 
     def stop(self) -> None:
         self._stopping.set()
@@ -146,7 +172,8 @@ class PartitionLeases:
         dialects = self._eligible()
         before = dict(self._owned)
         self._dropped = set()
-        async with self._store.pool().acquire() as conn, conn.transaction():
+        conn = await self._connection()
+        async with conn.transaction():
             now = int(await conn.fetchval(_HEARTBEAT, self.owner, self._address, dialects,
                                           len(self.takeovers), self._store.stats.refused_stale))
             held = {int(r[0]): int(r[1]) for r in await conn.fetch(
@@ -187,11 +214,11 @@ class PartitionLeases:
             return
         self._tell(set(), set(owned))
         try:
-            async with self._store.pool().acquire() as conn:
-                await conn.execute(_RELEASE, self.owner, owned)
-                await conn.execute("DELETE FROM daemons WHERE id = $1", self.owner)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            logger.warning("could not release %d leases (they expire): %s", len(owned), exc)
+            conn = await self._connection()
+            await conn.execute(_RELEASE, self.owner, owned)
+            await conn.execute("DELETE FROM daemons WHERE id = $1", self.owner)
+        except Exception as exc:  # noqa: BLE001 - they expire anyway
+            logger.warning("could not release %d leases (they expire): %r", len(owned), exc)
 
     def _tell(self, gained: set[int], lost: set[int]) -> None:
         for listener in self._listeners:

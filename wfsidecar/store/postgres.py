@@ -118,9 +118,10 @@ class PostgresStore(PgWriter):
     def partition(self, ref: ActorRef) -> int:
         return partition_of(ref, self.partitions)
 
-    def pool(self) -> asyncpg.Pool:
-        """The read pool (the lease manager and cluster status run their queries on it)."""
-        return self._pool
+    @property
+    def session_settings(self) -> dict[str, str]:
+        """Server settings every connection of this store uses (leases.py connects too)."""
+        return dict(self._settings)
 
     # -- StateStore --------------------------------------------------------------------
 
@@ -245,11 +246,25 @@ class PostgresStore(PgWriter):
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         if self._closing:
             raise StoreUnavailable("the PostgreSQL store is closed")
+        # Shielded: a caller cancelled mid-query (a client gone, a deadline) must not cut
+        # the query off on its pooled connection, which asyncpg can leave unusable for
+        # the next user ("another operation is in progress"); the read finishes alone.
+        read = asyncio.ensure_future(self._fetch_on_pool(sql, args))
+        read.add_done_callback(_retrieved)  # its error is the caller's, or nobody's
+        return await asyncio.shield(read)
+
+    async def _fetch_on_pool(self, sql: str, args: tuple[Any, ...]) -> list[asyncpg.Record]:
         try:
             async with self._pool.acquire() as conn:
                 return list(await conn.fetch(sql, *args))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             raise StoreUnavailable(f"cannot read {redacted(self.dsn)}: {exc}") from exc
+
+
+def _retrieved(task: asyncio.Future[list[asyncpg.Record]]) -> None:
+    if not task.cancelled():
+        task.exception()
+
 
 async def _close_quietly(conn: asyncpg.Connection) -> None:
     try:
