@@ -72,7 +72,9 @@ async def _open_postgres(config: Config, readiness: Readiness) -> StateStore:
     try:
         store = await PostgresStore.open(cfg.dsn, max_batch=cfg.max_batch,
                                          partitions=cfg.partitions, pool_size=cfg.pool_size,
-                                         idle_transaction_timeout=cfg.lease_ttl)
+                                         # at least 5 s: an overloaded machine can stall
+                                         # the loop for seconds between two statements
+                                         idle_transaction_timeout=max(cfg.lease_ttl, 5.0))
     except SchemaTooNewError as exc:
         raise StartupError(str(exc)) from exc
     except StoreError as exc:
