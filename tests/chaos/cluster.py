@@ -42,6 +42,8 @@ class ClusterReport(Report):
     takeover_s: list[float] = field(default_factory=list)  # kill -> victim's partitions owned
     stops: int = 0
     refused_stale: int = 0  # commits refused by fencing, summed over the daemons
+    refused_after_stop: int = 0  # of those, the SIGSTOPped daemon's (after it resumed)
+    stopped: set[str] = field(default_factory=set)  # the stopped daemon's node id
     takeovers: int = 0  # partitions taken from an expired owner
 
     def table(self) -> str:
@@ -49,6 +51,7 @@ class ClusterReport(Report):
         times = " ".join(f"{t:.2f}" for t in self.takeover_s) or "-"
         return (f"{head}\ndaemons={self.daemons} lease_ttl_s={self.lease_ttl_s:.1f} "
                 f"stops={self.stops} refused_stale_commits={self.refused_stale} "
+                f"(the stopped daemon's: {self.refused_after_stop}) "
                 f"takeovers={self.takeovers}\ntakeover_s (kill -> partitions owned "
                 f"elsewhere): {times}")
 
@@ -107,14 +110,18 @@ async def _owners(dsn: str) -> dict[int, tuple[str | None, int]]:
     return {int(r[0]): (r[1], int(r[2])) for r in rows}
 
 
-async def _daemon_counts(dsn: str) -> tuple[int, int]:
+async def _daemon_counts(dsn: str, stopped: set[str]) -> tuple[int, int, int]:
+    """(refused commits, take-overs) summed over the daemons' heartbeat rows, and the
+    refused commits of the ``stopped`` daemon."""
     conn = await asyncpg.connect(dsn)
     try:
-        row = await conn.fetchrow("SELECT coalesce(sum(refused), 0), coalesce(sum(takeovers), 0)"
-                                  " FROM daemons")
+        row = await conn.fetchrow(
+            "SELECT coalesce(sum(refused), 0), coalesce(sum(takeovers), 0),"
+            " coalesce(sum(refused) FILTER (WHERE id = ANY($1::text[])), 0) FROM daemons",
+            sorted(stopped))
     finally:
         await conn.close()
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def _takeover(dsn: str, before: dict[int, tuple[str | None, int]], victim: set[str],
@@ -149,6 +156,7 @@ async def _faults(nodes: list[Node], dsn: str, report: ClusterReport, progress: 
         if n == stop_at:
             node.daemon.proc.send_signal(signal.SIGSTOP)
             report.stops += 1
+            report.stopped |= victim
             await _takeover(dsn, before, victim, 30)
             await asyncio.sleep(report.lease_ttl_s)  # well past its lease: work moved on
             node.daemon.proc.send_signal(signal.SIGCONT)
@@ -204,7 +212,10 @@ async def run_cluster_chaos(workdir: Path, *, workflows: int, kills: int, daemon
         finally:
             for ch in channels:
                 await ch.close()
-        report.refused_stale, report.takeovers = await _daemon_counts(dsn)
+        # The resumed daemon reports its refusals at its next heartbeat (a third of the TTL).
+        await asyncio.sleep(lease_ttl)
+        report.refused_stale, report.takeovers, report.refused_after_stop = \
+            await _daemon_counts(dsn, report.stopped)
         report.elapsed_s = time.monotonic() - began
         for node in nodes:
             await asyncio.to_thread(node.stop)

@@ -14,6 +14,8 @@ from tests.stored_state import stored_rows
 from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as pb
 from wfsidecar.app import App
+from wfsidecar.store.partitions import partition_of
+from wfsidecar.workflow.workflow_actor import workflow_ref
 
 
 async def test_a_daemon_without_workers_holds_nothing_and_still_serves_clients(
@@ -117,3 +119,26 @@ async def test_a_scheduled_start_sent_to_the_owner_is_pending_at_once(
                 pb.GetInstanceRequest(instanceId="later"), timeout=10)
         assert found.exists
         assert found.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING
+
+
+async def test_work_out_when_a_partition_moves_is_not_applied_after_it_comes_back(
+        pg_database: str) -> None:
+    # A daemon paused past its lease and given the partition back finds its worker's
+    # answer to the old run: it must be refused, not applied beside the new run's.
+    async with nodes(pg_database, 1) as [(a, wa)]:
+        assert wa is not None and a.cluster is not None
+        await eventually(lambda: _owned(a), lambda n: n == 16)
+        wa.gate.clear()
+        await start(a, "moved")
+        await eventually(lambda: _handled(wa), lambda ids: ids.count("moved") == 1)
+        part = partition_of(workflow_ref("moved"), 16)
+        a.cluster.leases.lost({part})  # as if a commit had found the lease gone
+        a.cluster.leases.poke()  # the next round holds it again (nobody took it)
+        await eventually(lambda: _handled(wa), lambda ids: ids.count("moved") == 2)
+        wa.gate.set()  # both runs answer now
+        done = await wait_completed(a, "moved")
+        assert done.orchestrationState.output.value == '"done:moved"'
+    rows = await asyncio.to_thread(stored_rows, pg_database)
+    completed = [pb.HistoryEvent.FromString(v) for t, i, k, v in rows
+                 if i == "moved" and k.startswith("history-")]
+    assert sum(e.HasField("taskCompleted") for e in completed) == 1

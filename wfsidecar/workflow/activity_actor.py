@@ -48,6 +48,15 @@ class ActivityActor:
     async def on_invoke(self, ctx: TurnContext, method: str, payload: object) -> object:
         raise NotFoundError(f"activity actor has no method {method!r}")
 
+    def on_discard(self) -> None:
+        """Thrown away (a failed turn, or its partition moved to another daemon and
+        maybe back): the work out with a worker is no longer this instance's, so its
+        answer is refused as stale rather than applied next to the result of the run
+        the reminder's next firing starts (a duplicate TaskCompleted)."""
+        if self._in_flight is not None and not self._in_flight.done:
+            self._in_flight.superseded = True
+        self._in_flight = None
+
     async def on_reminder(self, ctx: TurnContext, name: str, data: bytes) -> ReminderResult:
         if name != RUN_ACTIVITY:
             return ReminderResult.DONE
@@ -94,6 +103,9 @@ class ActivityActor:
 
     def _deliver(self, generation: int) -> Callable[[WorkItem, bytes], Awaitable[None]]:
         async def deliver(item: WorkItem, raw: bytes) -> None:
+            if item.superseded:  # see on_discard
+                raise NotFoundError(f"stale activity result for {self.ref.id}: the work"
+                                    " item was given up when its actor was discarded")
             response = pb.ActivityResponse.FromString(raw)
             request = pb.ActivityRequest.FromString(item.payload)
             event = _result_event(response, request, self._clock.now_ms())
