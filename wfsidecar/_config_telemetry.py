@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from wfsidecar._config_values import DURATION, Range
+from wfsidecar.errors import ConfigError
 
 Port = Annotated[int, Range(0, 65535)]
 PositiveInt = Annotated[int, Range(1, None)]
@@ -58,3 +59,16 @@ class TracingConfig:
     include_payloads: bool = False
     """Put workflow, activity and event inputs and outputs into span attributes
     (``wfsidecar.input``, ``wfsidecar.output``). Off: no payload ever leaves in a trace."""
+    ui_url_template: str | None = None
+    """Where a person sees one trace, with ``{traceId}`` (and optionally ``{instanceId}``) to
+    fill in, e.g. ``http://localhost:9411/zipkin/traces/{traceId}`` (Zipkin) or
+    ``http://localhost:16686/trace/{traceId}`` (Jaeger). The dashboard links every instance
+    to its trace with it (``/v1.0/metadata`` reports it); a browser may override it there."""
+
+    def __post_init__(self) -> None:
+        template = self.ui_url_template
+        if template is not None and not (
+                template.startswith(("http://", "https://")) and "{traceId}" in template):
+            raise ConfigError("tracing.ui_url_template",
+                              "must be an http:// or https:// URL containing {traceId}, e.g. "
+                              "http://localhost:9411/zipkin/traces/{traceId}")

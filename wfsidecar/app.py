@@ -201,7 +201,8 @@ class App:
                 diagnostics=Diagnostics(self.service, dispatcher.view(), self.clock),
                 clock=self.clock, version=__version__, store_backend=self.config.store.backend,
                 started_ms=started_ms, listeners=lambda: list(self._listeners.bound),
-                retention=self.retention))
+                retention=self.retention,
+                trace_url_template=self.config.tracing.ui_url_template))
             metrics = await self._listeners.start_metrics(stack, self.metrics, Sources(
                 dispatch=dispatcher.view(), reminders=scheduler, actors=runtime, store=store,
                 instances=self.service.read_model, cluster=self.cluster))

@@ -14,6 +14,8 @@ from playwright.sync_api import Page
 from tests.waiting import eventually_sync
 
 ADMIN = "ui-admin-token-1"
+# tracing.ui_url_template of the daemon the modules share (test_actions_and_daemon.py).
+TRACE_UI = "http://zipkin.invalid/zipkin/traces/{traceId}?instance={instanceId}"
 READER = "ui-reader-token-2"
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
 from tests.sdk_envs import sdk_python
-from tests.ui._stack import ADMIN, READER, Stack
+from tests.ui._stack import ADMIN, READER, TRACE_UI, Stack
 
 CHROMIUM = "/usr/bin/chromium"
 # No network beyond loopback here: without these, Chromium's own background requests
@@ -36,7 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     daemon = Daemon(tmp, [*WFSIDECAR, *daemon_args(
         tmp, "--api-token-file", str(tmp / "admin.token"),
         "--read-token-file", str(tmp / "read.token"))],
-        {**os.environ, "PYTHONPATH": str(REPO)})
+        {**os.environ, "PYTHONPATH": str(REPO), "WFSIDECAR_TRACING__UI_URL_TEMPLATE": TRACE_UI})
     worker = None
     try:
         ports = daemon.wait_ready()

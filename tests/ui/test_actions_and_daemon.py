@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
-from tests.ui._stack import READER, Stack, eventually, unnamed_controls
+from tests.ui._stack import ADMIN, READER, TRACE_UI, Stack, eventually, unnamed_controls
 from wfsidecar.telemetry.trace_ids import derive
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -112,3 +113,23 @@ def test_trace_ids_computed_as_the_daemon_computes_them(stack: Stack, page: Page
     }""")
     assert computed == [derive("trace", "order-9", "00f067aa0ba902b7", length=32),
                         "4bf92f3577b34da6a3ce929d0e0e4736", None]
+
+
+def test_the_configured_trace_url_links_an_instance_to_its_trace(stack: Stack,
+                                                                 page: Page) -> None:
+    # tracing.ui_url_template reaches the page through /v1.0/metadata alone; an instance
+    # started with a caller's traceparent belongs to that trace.
+    assert stack.metadata()["traceUrlTemplate"] == TRACE_UI
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    reply = requests.post(
+        f"{stack.base}/v1.0/workflows/dapr/waiter/start?instanceID=traced-ui", timeout=10,
+        headers={"dapr-api-token": ADMIN, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert reply.status_code == 202, reply.text
+    stack.wait_status("traced-ui", "RUNNING")
+    stack.open(page, "#/instance/traced-ui", token=READER)
+    link = page.get_by_role("link", name=trace_id)
+    expect(link).to_have_attribute(
+        "href", f"http://zipkin.invalid/zipkin/traces/{trace_id}?instance=traced-ui")
+
+    stack.open(page, "#/daemon", token=READER)
+    expect(page.locator("#trace-template-source")).to_contain_text(TRACE_UI)

@@ -457,3 +457,12 @@ def test_extra_grpc_listeners_from_file_env_and_errors(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as raised:
             load(cfg, env={}, overrides={})
         assert raised.value.path == "listeners.extra_grpc"
+
+
+def test_trace_ui_template_needs_a_url_with_the_trace_id(tmp_path: Path) -> None:
+    error = _error(tmp_path, "tracing:\n  ui_url_template: zipkin/{traceId}\n")
+    assert "tracing.ui_url_template" in str(error) and "{traceId}" in str(error)
+    error = _error(tmp_path, env={"WFSIDECAR_TRACING__UI_URL_TEMPLATE": "http://zipkin:9411/"})
+    assert "{traceId}" in str(error)
+    cfg = _load(tmp_path, "tracing:\n  ui_url_template: http://z:9411/zipkin/traces/{traceId}\n")
+    assert cfg.tracing.ui_url_template == "http://z:9411/zipkin/traces/{traceId}"

@@ -41,6 +41,7 @@ class WorkflowApi:
     # The listeners bound so far (the HTTP listener starts before the daemon is ready).
     listeners: Callable[[], list[ListenerInfo]]
     retention: RetentionSweeper | None = None  # the storage report's policy and backlog
+    trace_url_template: str | None = None  # tracing.ui_url_template, for the dashboard
 
 
 API_KEY = web.AppKey("workflow_api", WorkflowApi)

@@ -46,4 +46,5 @@ async def metadata(request: web.Request) -> web.StreamResponse:
         "instances": {"total": sum(counts.values()), "byStatus": counts},
         "store": {"backend": parts.store_backend,
                   "sizeBytes": await parts.store.size_bytes()},
+        "traceUrlTemplate": parts.trace_url_template,
     })

@@ -94,7 +94,8 @@ SCHEMAS: dict[str, Any] = {
             {"streams": COUNT, "filteredStreams": COUNT})},
         "instances": _object({"total": COUNT, "byStatus": _object(
             {s.name: COUNT for s in RuntimeStatus})}),
-        "store": _object({"backend": TEXT, "sizeBytes": COUNT})}),
+        "store": _object({"backend": TEXT, "sizeBytes": COUNT}),
+        "traceUrlTemplate": {"type": ["string", "null"]}}),
     "Storage": _object({
         "store": _object({"backend": TEXT, "fileBytes": COUNT, "freeBytes": COUNT}),
         "instances": _object({**_MEASURE, "byStatus": _object(

@@ -193,8 +193,11 @@ function settings(meta) {
     id: "trace-template",
     value: traceTemplate(),
     autocomplete: "off",
-    placeholder: "http://localhost:9411/zipkin/traces/{traceId}",
+    placeholder: meta.traceUrlTemplate || "http://localhost:9411/zipkin/traces/{traceId}",
   });
+  const configured = meta.traceUrlTemplate
+    ? `the daemon's tracing.ui_url_template, ${meta.traceUrlTemplate}, unless this browser sets its own`
+    : "none configured on the daemon (tracing.ui_url_template); this browser may set its own";
   const saved = h("span", { class: "muted small", role: "status" });
   const metrics = meta.listeners.find((l) => l.name === "metrics");
   return h(
@@ -249,6 +252,7 @@ function settings(meta) {
       input,
       h("button", { type: "submit", class: "ghost" }, "Save"),
       saved,
+      h("p", { class: "muted small", id: "trace-template-source" }, `Trace links: ${configured}.`),
     ),
   );
 }

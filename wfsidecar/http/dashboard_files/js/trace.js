@@ -1,17 +1,33 @@
-// A link from an instance to its trace in Zipkin or Jaeger. The URL template is a
-// setting of this browser (the daemon page), e.g. http://localhost:9411/zipkin/traces/{traceId}
-// or http://localhost:16686/trace/{traceId}; {instanceId} is also replaced.
+// A link from an instance to its trace in Zipkin or Jaeger. The URL template is the
+// daemon's tracing.ui_url_template (reported by /v1.0/metadata) unless this browser set its
+// own on the daemon page, e.g. http://localhost:9411/zipkin/traces/{traceId} or
+// http://localhost:16686/trace/{traceId}; {instanceId} is also replaced.
 //
 // The trace id comes from the history's ExecutionStarted as the daemon derives it
 // (telemetry/trace_ids.py): the caller's traceparent when one came in, else the first 32
 // hex digits of SHA-256("trace" \x1f instance id \x1f the instance span id).
 
+import { api } from "./api.js";
 import { h } from "./dom.js";
 
 const TEMPLATE_KEY = "wfsidecar.traceUrlTemplate";
 
+// This browser's own template ("" when it has none).
 export function traceTemplate() {
   return localStorage.getItem(TEMPLATE_KEY) || "";
+}
+
+let configured = null;
+
+// The daemon's configured template ("" when none), asked for once per page load.
+export function daemonTraceTemplate() {
+  if (!configured) {
+    configured = api.metadata().then(
+      (meta) => meta.traceUrlTemplate || "",
+      () => "",
+    );
+  }
+  return configured;
 }
 
 export function setTraceTemplate(value) {
@@ -40,13 +56,20 @@ export async function traceId(instanceId, started) {
 }
 
 export function traceLink(instanceId, started) {
-  const template = traceTemplate();
-  const span = h("span", { class: "muted" }, template ? "not traced" : "set a trace URL on the Daemon page");
-  if (!template) return span;
-  traceId(instanceId, started).then((id) => {
-    if (!id) return;
+  const span = h("span", { class: "muted" }, "…");
+  (async () => {
+    const template = traceTemplate() || (await daemonTraceTemplate());
+    if (!template) {
+      span.textContent = "set a trace URL on the Daemon page";
+      return;
+    }
+    const id = await traceId(instanceId, started);
+    if (!id) {
+      span.textContent = "not traced";
+      return;
+    }
     const href = template.replaceAll("{traceId}", id).replaceAll("{instanceId}", encodeURIComponent(instanceId));
     span.replaceWith(h("a", { href, target: "_blank", rel: "noopener noreferrer", class: "mono" }, id));
-  });
+  })();
   return span;
 }
