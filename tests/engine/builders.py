@@ -130,13 +130,17 @@ class Instance:
 
     def turn(self, now_ms: int, *actions: pb.OrchestratorAction,
              custom_status: str | None = None,
-             version: pb.OrchestrationVersion | None = None) -> engine.TurnResult:
+             version: pb.OrchestrationVersion | None = None,
+             applied_ms: int | None = None) -> engine.TurnResult:
+        """Dispatch a turn at ``now_ms`` and apply ``actions`` as its answer, received at
+        ``applied_ms`` (default: at once)."""
         turn = engine.begin_turn(self.history, self.inbox, now_ms)
         assert turn is not None, "expected a turn to dispatch"
         resp = response(*actions, instance_id=self.instance_id, custom_status=custom_status)
         if version is not None:
             resp.version.CopyFrom(version)
-        result = engine.apply_response(self.instance_id, turn, resp, now_ms,
+        result = engine.apply_response(self.instance_id, turn, resp,
+                                       now_ms if applied_ms is None else applied_ms,
                                        new_execution_id=lambda: next(self.execution_ids))
         self.inbox = list(result.next_inbox)
         self.history = list(result.history)

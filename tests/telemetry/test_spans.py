@@ -44,10 +44,11 @@ class Driver:
         self.wf = Instance(inbox=[start()])
         self.status: int | None = None
 
-    def turn(self, now_ms: int, *actions: pb.OrchestratorAction) -> WorkflowCommit:
+    def turn(self, now_ms: int, *actions: pb.OrchestratorAction,
+             applied_ms: int | None = None) -> WorkflowCommit:
         before = list(self.wf.history)
         shown = engine.begin_turn(before, list(self.wf.inbox), now_ms)  # what the worker sees
-        result = self.wf.turn(now_ms, *actions)
+        result = self.wf.turn(now_ms, *actions, applied_ms=applied_ms)
         ended = None
         if result.continued_as_new:
             history = [*before, *(shown.new if shown else [])]
@@ -111,6 +112,18 @@ def test_a_workflow_becomes_a_tree_of_spans() -> None:
     assert [e.name for e in instance.events] == ["Received external event"]
     everything = json.dumps([s.attributes for s in (*first, *second, *third, *last)])
     assert "secret" not in everything and '"hi"' not in everything  # no payloads
+
+
+def test_a_timer_span_starts_when_the_workflow_set_it() -> None:
+    # The worker's answer came 300 ms after its turn began (a loaded machine): the timer
+    # counts from the turn's "now", so its span does too, not from the TimerCreated stamp.
+    run, deriver = Driver(), SpanDeriver()
+    deriver.spans(run.turn(T0, timer(1, T0 + 1_000), applied_ms=T0 + 300))
+    assert run.wf.history[-1].timestamp.ToMilliseconds() == T0 + 300  # TimerCreated
+    run.wf.inbox = [engine.timer_fired(1, T0 + 1_000, T0 + 1_000)]
+    fired, = deriver.spans(run.turn(T0 + 1_001))
+    assert fired.name == "timer"
+    assert (fired.start_ns, fired.end_ns) == (T0 * 10**6, (T0 + 1_001) * 10**6)
 
 
 def test_failures_and_payloads_when_asked() -> None:

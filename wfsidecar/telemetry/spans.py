@@ -17,12 +17,13 @@ Payloads (inputs, outputs, event data) become attributes only if ``include_paylo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
+from wfsidecar.telemetry.history_lookup import find_back, index_back, is_turn_start
 from wfsidecar.telemetry.observer import WorkflowCommit, WorkItemEvent
 from wfsidecar.telemetry.trace_ids import InstanceTrace, instance_trace
 
@@ -171,7 +172,7 @@ class SpanDeriver:
         failed = result.HasField("taskFailed")
         task_id = result.taskFailed.taskScheduledId if failed \
             else result.taskCompleted.taskScheduledId
-        scheduled = _find_back(history, position,
+        scheduled = find_back(history, position,
                                lambda e: e.eventId == task_id and e.HasField("taskScheduled"))
         if scheduled is None:
             return None
@@ -201,13 +202,16 @@ class SpanDeriver:
                history: Sequence[pb.HistoryEvent], position: int, fired: pb.HistoryEvent,
                turn_ns: int) -> SpanData | None:
         timer_id = fired.timerFired.timerId
-        created = _find_back(history, position,
-                             lambda e: e.eventId == timer_id and e.HasField("timerCreated"))
-        if created is None:
+        at = index_back(history, position,
+                         lambda e: e.eventId == timer_id and e.HasField("timerCreated"))
+        if at is None:
             return None
-        tc = created.timerCreated
+        tc = history[at].timerCreated
         fire_at_ns = tc.fireAt.ToNanoseconds()
         end_ns = max(turn_ns, fire_at_ns)
+        # From the turn's OrchestratorStarted, the "now" fireAt counts from (TimerCreated is
+        # stamped later, when the answer was applied).
+        created = find_back(history, at, is_turn_start) or history[at]
         if tc.WhichOneof("origin") == "externalEvent":
             # The timeout of a wait for an event: the wait's span says it timed out.
             attributes = _task_attributes("event", tc.externalEvent.name, commit.instance_id,
@@ -283,12 +287,3 @@ def _task_attributes(kind: str, name: str | None, instance_id: str,
     if version:
         attributes["durabletask.task.version"] = version
     return attributes
-
-
-def _find_back(history: Sequence[pb.HistoryEvent], position: int,
-               wanted: Callable[[pb.HistoryEvent], bool]) -> pb.HistoryEvent | None:
-    # What an event resolves was scheduled before it, usually just before.
-    for index in range(min(position, len(history)) - 1, -1, -1):
-        if wanted(history[index]):
-            return history[index]
-    return None
