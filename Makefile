@@ -28,7 +28,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# Test tiers. The fast one needs no SDK virtualenv, node or network (about 45 s on 2 cores,
+# Test tiers. The fast one needs no SDK virtualenv, node or network (about 70 s on 2 cores,
 # keep it under 90): unit, engine, store, workflow, actors, in-process server, hazards,
 # fuzz, the operator CLI against an in-process daemon, metrics scraped from in-process and
 # real daemons with a raw worker. The slow one is every other test,
