@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -23,5 +24,6 @@ def pg_cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def pg_database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
     """A new, empty database for this test; its DSN."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    tail = "".join(c if c.isalnum() else "_" for c in request.node.name)[-40:].lower()
+    name = f"t_{uuid.uuid4().hex[:8]}_{tail}"  # unique even for similar test names
     return pg_cluster.create_database(name)
