@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/multinode.py [--workflows N] [--concurrency C] [--
 Each configuration gets fresh storage: a SQLite file (the default store, synchronous=FULL)
 or a new PostgreSQL cluster with fsync and synchronous commit on (tests/postgres_cluster.py
 with durable=True), so both pay for durable commits. With d daemons, each has its own
-Dapr SDK worker and client (bench/multinode_app.py, in the SDK 1.18 virtualenv) driving
+Dapr SDK worker and client (bench/seq3_app.py, in the SDK 1.18 virtualenv) driving
 N/d seq3 workflows at concurrency C/d through its own daemon; all start together after a
 warm-up, and the rate is N over the span from the first start to the last end.
 
@@ -61,8 +61,9 @@ def run(label: str, daemons: int, workflows: int, concurrency: int,
             app_env = {**os.environ, "DAPR_GRPC_ENDPOINT": f"localhost:{port}"}
             app_env.pop("PYTHONPATH", None)
             apps.append(subprocess.Popen(
-                [str(python), str(REPO / "bench" / "multinode_app.py"),
-                 str(workflows // daemons), str(max(concurrency // daemons, 1)), f"d{n}"],
+                [str(python), str(REPO / "bench" / "seq3_app.py"),
+                 str(workflows // daemons), str(max(concurrency // daemons, 1)), f"d{n}",
+                 "--together"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=app_env))
         for app in apps:  # every worker connected and warm before any load
             assert app.stdout is not None
