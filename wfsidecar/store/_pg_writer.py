@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +19,7 @@ from typing import Protocol
 import asyncpg
 
 from wfsidecar.errors import StoreConflictError, StoreError, StoreUnavailable
+from wfsidecar.store._commit_queue import resolve
 from wfsidecar.store._pg_batch import Caller, Fencing, Notify, run_batch
 from wfsidecar.telemetry.observer import Observer
 
@@ -28,7 +28,6 @@ logger = logging.getLogger("wfsidecar.store.postgres")
 WAKE_CHANNEL = "wfsidecar_wake"  # payload: "<sender>:<partition>,<partition>,..."
 INSTANCE_CHANNEL = "wfsidecar_instances"  # payload: "<sender>:<instance id>\n..."
 _TRANSIENT_RETRIES = 2  # a batch rolled back by a deadlock or serialization failure
-_PROBE_INTERVAL = 1.0  # seconds between probes of a server that failed a commit
 _NOTIFY_LIMIT = 7000  # bytes of one NOTIFY payload (PostgreSQL's limit is 8000)
 
 
@@ -72,39 +71,10 @@ class PgWriter:
     write_fault: str | None
     _writer: asyncpg.Connection | None
     _settings: dict[str, str]
-    _max_batch: int
-    _queue: deque[Pending]
-    _wakeup: asyncio.Event
     _closing: bool
     _observer: Observer
     _recovery: list[Callable[[], None]]
     _leases: Leases | None
-
-    async def _write_loop(self) -> None:
-        batch: list[Pending] = []
-        try:
-            while True:
-                if not self._queue:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    if self.write_fault is None:
-                        await self._wakeup.wait()
-                    else:
-                        await self._probe_when_idle()
-                    continue
-                batch = []
-                while self._queue and len(batch) < self._max_batch:
-                    pending = self._queue.popleft()
-                    if not pending.future.done():  # cancelled while queued: not applied
-                        batch.append(pending)
-                if batch:
-                    await self._run(batch)
-        finally:
-            stopped = "the store writer stopped; the commit may or may not be applied"
-            for pending in (*batch, *self._queue):
-                resolve(pending.future, StoreUnavailable(stopped))
-            self._queue.clear()
 
     async def _run(self, batch: list[Pending]) -> None:
         began = time.perf_counter()
@@ -181,15 +151,8 @@ class PgWriter:
             return out
         return build
 
-    async def _probe_when_idle(self) -> None:
-        """While commits fail and none is queued, try the server every second, so the
-        fault (and the readiness that reflects it) clears without waiting for work."""
-        try:
-            async with asyncio.timeout(_PROBE_INTERVAL):
-                await self._wakeup.wait()
-            return  # real work arrived; its commit is the probe
-        except TimeoutError:
-            pass
+    async def _probe(self) -> None:
+        """Try the server after a failed commit (CommitQueue calls it while idle)."""
         try:
             await (await self._connection()).execute("SELECT 1")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
@@ -231,13 +194,6 @@ def _chunks(ids: list[str]) -> list[str]:
     return chunks
 
 
-def resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 def redacted(dsn: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from wfsidecar.store._commit_queue import resolve
 from wfsidecar.store._sqlite_actors import ActorIds
 from wfsidecar.store._sqlite_batch import probe_write, run_batch
 from wfsidecar.store._sqlite_conn import on_thread
@@ -116,13 +117,3 @@ class BatchCommitter:
                     listener()
                 except Exception:  # a listener must not fail the commit that cleared it
                     logger.exception("store recovery listener failed")
-
-
-def resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    """Settle a caller's future, unless the caller already gave up on it."""
-    if future.done():  # the caller was cancelled after its batch started
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

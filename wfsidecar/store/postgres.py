@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ import asyncpg
 
 from wfsidecar.errors import StoreConflictError, StoreUnavailable
 from wfsidecar.store import _pg_reads as reads
+from wfsidecar.store._commit_queue import CommitQueue
 from wfsidecar.store._pg_batch import Caller, statements
 from wfsidecar.store._pg_schema import migrate
 from wfsidecar.store._pg_writer import (
@@ -62,16 +62,15 @@ class PostgresStore(PgWriter):
         self.write_fault: str | None = None
         self._writer: asyncpg.Connection | None = writer
         self._pool = pool
-        self._max_batch = max_batch
-        self._queue: deque[Pending] = deque()
-        self._wakeup = asyncio.Event()
+        self._commits: CommitQueue[Pending] = CommitQueue(max_batch)
         self._closing = False
         self._closed = asyncio.Event()
         self._observer: Observer = NULL
         self._recovery: list[Callable[[], None]] = []
         self._leases: Leases | None = None
         self._settings: dict[str, str] = {}
-        self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
+        self._writer_task = asyncio.create_task(self._commits.run(
+            self._run, lambda: self.write_fault, self._probe), name="postgres-writer")
 
     @classmethod
     async def open(cls, dsn: str, *, max_batch: int = 256, partitions: int = 64,
@@ -208,8 +207,7 @@ class PostgresStore(PgWriter):
         instances = [op.ref.id for op in ops if type(op) is PutInstance or type(op) is DeleteActor]
         pending = Pending(caller, len(ops), instances,
                            asyncio.get_running_loop().create_future())
-        self._queue.append(pending)
-        self._wakeup.set()
+        self._commits.add(pending)
         await pending.future
 
     def _claim(self, caller: Caller, ops: Sequence[Any], owned: dict[int, int]) -> None:
@@ -229,7 +227,7 @@ class PostgresStore(PgWriter):
             return
         self._closing = True
         try:
-            self._wakeup.set()
+            self._commits.close()
             await asyncio.wait([self._writer_task])
         finally:
             if self._writer is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -24,7 +23,8 @@ import aiosqlite
 from wfsidecar.errors import StoreUnavailable
 from wfsidecar.store import _sqlite_instances as instance_sql
 from wfsidecar.store import _sqlite_reads as reads
-from wfsidecar.store._sqlite_committer import BatchCommitter, PendingCommit, SqliteStats, resolve
+from wfsidecar.store._commit_queue import CommitQueue
+from wfsidecar.store._sqlite_committer import BatchCommitter, PendingCommit, SqliteStats
 from wfsidecar.store._sqlite_conn import close_quietly, on_thread
 from wfsidecar.store._sqlite_errors import read_failed
 from wfsidecar.store._sqlite_maintenance import SqliteMaintenance
@@ -50,9 +50,6 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# While a write fault lasts, an idle writer probes this often, so that the fault (and the
-# readiness that reflects it) clears by itself even when nothing else tries to write.
-_PROBE_INTERVAL = 1.0
 
 
 class SqliteStore(SqliteMaintenance):
@@ -74,18 +71,18 @@ class SqliteStore(SqliteMaintenance):
         self._lock_fd = lock_fd
         self._writer = writer
         self._reader = reader
-        self._max_batch = max_batch
         self._group_commit = group_commit
         self._committer = BatchCommitter(writer, path)
-        self._queue: deque[PendingCommit] = deque()
-        self._wakeup = asyncio.Event()
+        self._commits: CommitQueue[PendingCommit] = CommitQueue(max_batch)
         # Baseline mode (group_commit=False) and close() serialize on this lock.
         self._write_lock = asyncio.Lock()
         self._closing = False
         self._closed = asyncio.Event()
         self._writer_task: asyncio.Task[None] | None = None
         if group_commit:
-            self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+            self._writer_task = asyncio.create_task(self._commits.run(
+                self._committer.run, lambda: self._committer.write_fault,
+                self._committer.probe), name="sqlite-writer")
 
     @classmethod
     async def open(
@@ -208,8 +205,7 @@ class SqliteStore(SqliteMaintenance):
             return
         pending = PendingCommit(ops, asyncio.get_running_loop().create_future())
         if self._group_commit:
-            self._queue.append(pending)
-            self._wakeup.set()
+            self._commits.add(pending)
         else:
             async with self._write_lock:
                 await self._committer.run([pending])
@@ -232,7 +228,7 @@ class SqliteStore(SqliteMaintenance):
             return
         self._closing = True
         try:
-            self._wakeup.set()
+            self._commits.close()
             if self._writer_task is not None:
                 # The writer drains the queue, then returns. wait() neither re-raises a
                 # cancelled writer's CancelledError here nor cancels the writer if this
@@ -256,42 +252,3 @@ class SqliteStore(SqliteMaintenance):
         except (sqlite3.Error, ValueError) as exc:
             # aiosqlite raises ValueError once its connection is closed.
             raise read_failed(exc, self.path) from exc
-
-    async def _write_loop(self) -> None:
-        batch: list[PendingCommit] = []
-        try:
-            while True:
-                if not self._queue:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    if self.write_fault is None:
-                        await self._wakeup.wait()
-                    else:
-                        await self._probe_when_idle()
-                    continue
-                batch = []
-                while self._queue and len(batch) < self._max_batch:
-                    pending = self._queue.popleft()
-                    # A caller cancelled while queued gave up; skipping keeps "cancelled
-                    # before the writer took it" equal to "not applied".
-                    if not pending.future.done():
-                        batch.append(pending)
-                if batch:
-                    await self._committer.run(batch)
-        finally:
-            # Reached with callers still waiting only if this task was cancelled. Their
-            # batch may still commit on the thread, so the error says "unknown".
-            stopped = "the store writer stopped; the commit may or may not be applied"
-            for pending in (*batch, *self._queue):
-                resolve(pending.future, StoreUnavailable(stopped))
-            self._queue.clear()
-
-    async def _probe_when_idle(self) -> None:
-        try:
-            async with asyncio.timeout(_PROBE_INTERVAL):
-                await self._wakeup.wait()
-            return  # real work arrived; its commit is the probe
-        except TimeoutError:
-            pass
-        await self._committer.probe()
