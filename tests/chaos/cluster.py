@@ -28,7 +28,7 @@ import grpc
 from tests.chaos import verify, verify_pg
 from tests.chaos.client import ChaosClient
 from tests.chaos.drive import Outcome, drive
-from tests.chaos.harness import Report, free_port
+from tests.chaos.harness import Report, free_port, judge
 from tests.chaos.sdks import SDKS, Sdk
 from tests.chaos.workload import instance_id
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
@@ -233,38 +233,8 @@ async def check_cluster(report: ClusterReport, outcomes: list[Outcome], dsn: str
     besides kills, every hand-over (a restarted daemon taking its share back) re-runs
     what the previous owner's worker had in flight; each is still resolved once."""
     snap = await verify_pg.read(dsn)
-    report.instances = len(outcomes)
-    expected_runs: list[tuple[str, str]] = []
-    expected_entities: list[tuple[str, object]] = []
-    purged, finished = [], []
-    for o in outcomes:
-        expected_runs += o.expected.activities
-        expected_entities += o.expected.entities
-        report.problems += o.problems
-        if o.purged:
-            purged.append(o.instance_id)
-            continue
-        finished.append(o.instance_id)
-        if o.status is None:
-            report.lost += 1
-            report.problems.append(f"{o.instance_id}: lost (no instance)")
-        elif (o.status, o.output) != (o.expected.status, o.expected.output):
-            report.wrong += 1
-            report.problems.append(f"{o.instance_id}: {o.status} {o.output!r}, expected "
-                                   f"{o.expected.status} {o.expected.output!r}")
-        history = snap.histories.get(o.instance_id)
-        if history is None:
-            report.problems.append(f"{o.instance_id}: no history in the store")
-        elif verify.status_from_history(history) != (o.status, o.raw_output):
-            report.problems.append(f"{o.instance_id}: API says {o.status} {o.raw_output!r}, "
-                                   f"history says {verify.status_from_history(history)}")
-    duplicates = verify.duplicate_resolutions(snap.histories)
-    report.duplicate_resolutions = len(duplicates)
-    report.problems += duplicates
-    report.problems += verify.leftovers(snap, purged)
+    expected_runs = judge(report, outcomes, snap)
     report.problems += await verify_pg.index_agrees(dsn, snap)
-    report.problems += verify.finished_clean(snap, finished)
-    report.problems += verify.entities_settled(snap, expected_entities)
     runs_problems, report.re_executed = verify.compare_runs(verify.activity_runs(log),
                                                             expected_runs)
     report.problems += runs_problems

@@ -210,9 +210,25 @@ async def run_chaos(workdir: Path, *, workflows: int, kills: int, window: int = 
 def check(report: Report, outcomes: list[Outcome], procs: Processes) -> None:
     """Compare the outcomes and the store with what the workload says must hold."""
     snap = verify.read(procs.db)
-    report.instances = len(outcomes)
     if snap.integrity != "ok":
         report.problems.append(f"integrity_check: {snap.integrity}")
+    expected_runs = judge(report, outcomes, snap)
+    report.problems += verify.index_agrees(procs.db, snap)
+    runs_problems, report.re_executed = verify.compare_runs(
+        verify.activity_runs(procs.activity_log), expected_runs)
+    report.problems += runs_problems
+    bound = sum(r.in_flight for r in report.recoveries)
+    if report.re_executed > bound:
+        report.problems.append(f"{report.re_executed} activity re-executions, but only "
+                               f"{bound} were in flight at the kills")
+
+
+def judge(report: Report, outcomes: list[Outcome],
+          snap: verify.Snapshot) -> list[tuple[str, str]]:
+    """What must hold on any store: every outcome as the workload expects it and as its
+    history says, every task resolved once, purged instances gone, finished ones clean,
+    entities settled. Returns the activity runs the workload expects."""
+    report.instances = len(outcomes)
     expected_runs: list[tuple[str, str]] = []
     expected_entities: list[tuple[str, object]] = []
     purged, finished = [], []
@@ -241,13 +257,6 @@ def check(report: Report, outcomes: list[Outcome], procs: Processes) -> None:
     report.duplicate_resolutions = len(duplicates)
     report.problems += duplicates
     report.problems += verify.leftovers(snap, purged)
-    report.problems += verify.index_agrees(procs.db, snap)
     report.problems += verify.finished_clean(snap, finished)
     report.problems += verify.entities_settled(snap, expected_entities)
-    runs_problems, report.re_executed = verify.compare_runs(
-        verify.activity_runs(procs.activity_log), expected_runs)
-    report.problems += runs_problems
-    bound = sum(r.in_flight for r in report.recoveries)
-    if report.re_executed > bound:
-        report.problems.append(f"{report.re_executed} activity re-executions, but only "
-                               f"{bound} were in flight at the kills")
+    return expected_runs
