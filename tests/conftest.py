@@ -10,6 +10,7 @@ import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 
 from tests.daemon import REPO, Daemon
+from tests.postgres_cluster import Cluster, server_bin, start_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +50,16 @@ def spawn(tmp_path: Path) -> Iterator[object]:
     yield start
     for daemon in started:
         daemon.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole session (about 1 s to start), for the
+    store contract on PostgreSQL (tests/store) and several daemons (tests/multinode)."""
+    if server_bin() is None:
+        pytest.skip("no PostgreSQL server installed (.ci/run installs it)")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from tests.postgres_cluster import Cluster, server_bin, start_cluster
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    if server_bin() is None:
-        pytest.skip("no PostgreSQL server installed (.ci/run installs it)")
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+from tests.postgres_cluster import Cluster
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.postgres_cluster import Cluster, server_bin, start_cluster
+from tests.postgres_cluster import Cluster
 from wfsidecar.store.base import StateStore
 from wfsidecar.store.memory import MemoryStore
 from wfsidecar.store.sqlite import SqliteStore
@@ -17,17 +17,6 @@ from wfsidecar.store.sqlite import SqliteStore
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "wfsidecar.db"
 
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """One throwaway PostgreSQL cluster for the whole session (about 1 s to start)."""
-    if server_bin() is None:
-        pytest.skip("no PostgreSQL server installed (.ci/run installs it)")
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 async def empty_database(cluster: Cluster) -> str:
