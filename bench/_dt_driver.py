@@ -2,11 +2,15 @@
 
 Runs in the ``durabletask-112`` virtualenv (bench/compare.py starts it):
 ``_dt_driver.py HOST:PORT MODE COUNT CONCURRENCY SIDECAR_PID WARMUP`` with MODE ``seq3``
-(three sequential activities) or ``fan10`` (ten parallel activities, then a join). After
-WARMUP workflows, which are not counted, it runs COUNT workflows with at most CONCURRENCY
-started and unfinished (start, then wait for completion), and prints one JSON line: wall
-seconds, latency p50/p99 (start to completion seen by the client), and the CPU seconds the
-sidecar (read from /proc/SIDECAR_PID/stat) and this process spent over the counted part.
+(three sequential activities), ``fan10`` (ten parallel activities, then a join) or
+``long500`` (500 sequential activities; its warm-up runs seq3). After WARMUP workflows,
+which are not counted, it runs COUNT workflows with at most CONCURRENCY started and
+unfinished (start, then wait for completion), and prints one JSON line: wall seconds,
+latency p50/p99 (start to completion seen by the client), and the CPU seconds the sidecar
+(read from /proc/SIDECAR_PID/stat) and this process spent over the counted part; for
+``long500`` also the mean time per step over the first and the last ten steps (between
+the starts of consecutive activities: a result's way back, the replay of a history that
+grows, the next activity's way out).
 """
 
 from __future__ import annotations
@@ -36,31 +40,58 @@ def fan10(ctx: task.OrchestrationContext, x: int):  # type: ignore[no-untyped-de
     return sum(results)
 
 
+LONG_STEPS = 500
+STAMPS: list[float] = []  # when each long_seq activity started (worker threads append)
+
+
+def stamp(ctx: task.ActivityContext, x: int) -> int:
+    STAMPS.append(time.perf_counter())
+    return x + 1
+
+
+def long_seq(ctx: task.OrchestrationContext, n: int):  # type: ignore[no-untyped-def]
+    x = 0
+    for _ in range(n):
+        x = yield ctx.call_activity(stamp, input=x)
+    return x
+
+
+def step_times(stamps: list[float]) -> dict[str, float]:
+    steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    first, last = steps[:10], steps[-10:]
+    return {"first_step_ms": sum(first) * 1000 / len(first),
+            "last_step_ms": sum(last) * 1000 / len(last)}
+
+
 async def drive(address: str, mode: str, count: int, concurrency: int, pid: int,
                 warmup: int) -> dict[str, float]:
-    orchestrator = {"seq3": seq3, "fan10": fan10}[mode]
+    long = mode == "long500"
+    orchestrator = {"seq3": seq3, "fan10": fan10, "long500": long_seq}[mode]
     tasks = client.AsyncTaskHubGrpcClient(host_address=address)
     slots = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
-    async def one(i: int) -> None:
+    async def one(i: int, counted: bool = True) -> None:
+        run = orchestrator if counted or not long else seq3
         async with slots:
             started = time.perf_counter()
-            instance_id = await tasks.schedule_new_orchestration(orchestrator, input=i)
+            instance_id = await tasks.schedule_new_orchestration(
+                run, input=LONG_STEPS if run is long_seq else i)
             state = await tasks.wait_for_orchestration_completion(instance_id, timeout=300)
             if state is None or state.runtime_status != client.OrchestrationStatus.COMPLETED:
                 raise SystemExit(f"{instance_id} did not complete: {state}")
             latencies.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(one(i) for i in range(warmup)))
+    await asyncio.gather(*(one(i, counted=False) for i in range(warmup)))
     latencies.clear()
+    STAMPS.clear()
     sidecar0, own0, started = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
     seconds = time.perf_counter() - started
     sidecar_cpu, app_cpu = cpu_seconds(pid) - sidecar0, own_cpu_seconds() - own0
     return {"workflows": count, "seconds": seconds, "p50_ms": percentile_ms(latencies, 0.5),
             "p99_ms": percentile_ms(latencies, 0.99), "sidecar_cpu_s": sidecar_cpu,
-            "app_cpu_s": app_cpu}
+            "app_cpu_s": app_cpu, **(step_times(sorted(STAMPS)) if long else {})}
 
 
 def main() -> None:
@@ -70,7 +101,9 @@ def main() -> None:
     runner = worker.TaskHubGrpcWorker(host_address=address)
     runner.add_orchestrator(seq3)
     runner.add_orchestrator(fan10)
+    runner.add_orchestrator(long_seq)
     runner.add_activity(step)
+    runner.add_activity(stamp)
     runner.start()
     try:
         result = asyncio.run(drive(address, mode, count, concurrency, pid, warmup))
