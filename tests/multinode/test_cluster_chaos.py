@@ -26,9 +26,11 @@ def test_three_daemons_survive_kills_and_a_stop_past_the_lease(tmp_path: Path) -
     assert report.lost == report.wrong == report.duplicate_resolutions == 0
     # 240 workflows plus the children of the "parent" kind (every ninth, from the fourth)
     assert report.instances == 240 + sum(1 for n in range(240) if n % 9 == 3)
-    # A dead daemon's partitions are owned elsewhere within the TTL plus a heartbeat
-    # (a third of the TTL) and the poll's own slack.
-    assert report.takeover_s and max(report.takeover_s) < 2.0 * 1.34 + 1.0, report.table()
+    # A dead daemon's partitions are owned elsewhere within the TTL plus a heartbeat (a third
+    # of the TTL): 1.7-2.6 s here, in the table above. The bound is kept loose, so that a
+    # machine under load does not fail it; what it catches is a take-over that never comes
+    # or takes minutes.
+    assert report.takeover_s and max(report.takeover_s) < 4 * 2.0, report.table()
 
 
 @pytest.mark.skipif(server_bin() is None, reason="no PostgreSQL server (.ci/run installs it)")
