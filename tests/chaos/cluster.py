@@ -33,6 +33,7 @@ from tests.chaos.sdks import SDKS, Sdk
 from tests.chaos.workload import instance_id
 from tests.daemon import REPO, WFSIDECAR, Daemon, daemon_args
 from tests.postgres_cluster import start_cluster
+from wfsidecar.store.leases import DB_NOW_MS
 
 
 @dataclass
@@ -124,6 +125,26 @@ async def _daemon_counts(dsn: str, stopped: set[str]) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+async def _heartbeats_since_now(dsn: str, stopped: set[str], lease_ttl: float,
+                                limit: float) -> None:
+    """Wait until every live daemon, and the one that was stopped, has sent a heartbeat
+    after this moment (the database's clock), so the counts they report are current."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        mark = await conn.fetchval(f"SELECT {DB_NOW_MS}")
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            behind = await conn.fetchval(
+                "SELECT count(*) FROM daemons WHERE heartbeat_ms <= $1::bigint AND"
+                " (heartbeat_ms > $1::bigint - $2::bigint OR id = ANY($3::text[]))",
+                mark, int(lease_ttl * 1000), sorted(stopped))
+            if not behind:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
 async def _takeover(dsn: str, before: dict[int, tuple[str | None, int]], victim: set[str],
                     limit: float) -> float | None:
     """Seconds until every partition ``victim`` owned has a new token and another owner."""
@@ -212,8 +233,8 @@ async def run_cluster_chaos(workdir: Path, *, workflows: int, kills: int, daemon
         finally:
             for ch in channels:
                 await ch.close()
-        # The resumed daemon reports its refusals at its next heartbeat (a third of the TTL).
-        await asyncio.sleep(lease_ttl)
+        # Daemons report their counts at their heartbeats (a third of the TTL).
+        await _heartbeats_since_now(dsn, report.stopped, lease_ttl, 30)
         report.refused_stale, report.takeovers, report.refused_after_stop = \
             await _daemon_counts(dsn, report.stopped)
         report.elapsed_s = time.monotonic() - began

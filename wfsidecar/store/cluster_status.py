@@ -8,21 +8,23 @@ from dataclasses import dataclass
 
 import asyncpg
 
-_NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+from wfsidecar.store.leases import DB_NOW_MS
+
 _DAEMONS = (
-    f"SELECT d.id, d.address, d.dialects, {_NOW} - d.heartbeat_ms, {_NOW} - d.started_ms,"
+    f"SELECT d.id, d.address, d.dialects, {DB_NOW_MS} - d.heartbeat_ms,"
+    f" {DB_NOW_MS} - d.started_ms,"
     " d.takeovers, d.refused, count(l.partition),"
-    f" coalesce(max({_NOW} - l.taken_ms), 0), coalesce(min(l.expires_ms - {_NOW}), 0)"
+    f" coalesce(max({DB_NOW_MS} - l.taken_ms), 0), coalesce(min(l.expires_ms - {DB_NOW_MS}), 0)"
     " FROM daemons d LEFT JOIN leases l ON l.owner = d.id"
     " GROUP BY d.id ORDER BY d.started_ms"
 )
 # Reminders due and not yet fired, per owner of their partition (NULL: nobody owns it).
 _LAG = (
-    f"SELECT l.owner, count(*), {_NOW} - min(r.due_ms) FROM reminders r"
-    f" JOIN leases l ON l.partition = r.partition WHERE r.due_ms <= {_NOW} - 1000"
+    f"SELECT l.owner, count(*), {DB_NOW_MS} - min(r.due_ms) FROM reminders r"
+    f" JOIN leases l ON l.partition = r.partition WHERE r.due_ms <= {DB_NOW_MS} - 1000"
     " GROUP BY l.owner"
 )
-_UNOWNED = f"SELECT count(*) FROM leases WHERE owner IS NULL OR expires_ms < {_NOW}"
+_UNOWNED = f"SELECT count(*) FROM leases WHERE owner IS NULL OR expires_ms < {DB_NOW_MS}"
 _PARTITIONS = "SELECT count(*) FROM leases"
 
 

@@ -29,11 +29,12 @@ from wfsidecar.store.postgres import PostgresStore
 
 logger = logging.getLogger(__name__)
 
-_NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+# The database's clock in ms: leases and heartbeats are stamped by it, never by a daemon.
+DB_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 _HEARTBEAT = (
     "INSERT INTO daemons (id, address, started_ms, heartbeat_ms, dialects, takeovers, refused)"
-    f" VALUES ($1, $2, {_NOW}, {_NOW}, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
-    f" heartbeat_ms = {_NOW}, address = $2, dialects = $3, takeovers = $4, refused = $5"
+    f" VALUES ($1, $2, {DB_NOW_MS}, {DB_NOW_MS}, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
+    f" heartbeat_ms = {DB_NOW_MS}, address = $2, dialects = $3, takeovers = $4, refused = $5"
     f" RETURNING heartbeat_ms"
 )
 # Lease rows are always locked in partition order (a commit's fencing check takes them FOR
