@@ -12,9 +12,8 @@ import asyncio
 import json
 import logging
 import sys
-import time
 
-from _probe import cpu_seconds, own_cpu_seconds, percentile_ms
+from _probe import closed_loop
 from dapr.ext import workflow as wf
 from dapr.ext.workflow.aio import DaprWorkflowClient
 
@@ -36,27 +35,14 @@ def seq3(ctx: wf.DaprWorkflowContext, x: int):  # type: ignore[no-untyped-def]
 
 async def drive(count: int, concurrency: int, pid: int, warmup: int) -> dict[str, float]:
     tasks = DaprWorkflowClient(host=HOST, port=PORT)
-    slots = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
 
-    async def one(i: int) -> None:
-        async with slots:
-            started = time.perf_counter()
-            instance_id = await tasks.schedule_new_workflow(seq3, input=i)
-            state = await tasks.wait_for_workflow_completion(instance_id, timeout_in_seconds=300)
-            if state is None or state.runtime_status.name != "COMPLETED":
-                raise SystemExit(f"{instance_id} did not complete: {state}")
-            latencies.append(time.perf_counter() - started)
+    async def run(i: int, counted: bool) -> None:
+        instance_id = await tasks.schedule_new_workflow(seq3, input=i)
+        state = await tasks.wait_for_workflow_completion(instance_id, timeout_in_seconds=300)
+        if state is None or state.runtime_status.name != "COMPLETED":
+            raise SystemExit(f"{instance_id} did not complete: {state}")
 
-    await asyncio.gather(*(one(i) for i in range(warmup)))
-    latencies.clear()
-    sidecar0, own0, started = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(count)))
-    seconds = time.perf_counter() - started
-    sidecar_cpu, app_cpu = cpu_seconds(pid) - sidecar0, own_cpu_seconds() - own0
-    return {"workflows": count, "seconds": seconds, "p50_ms": percentile_ms(latencies, 0.5),
-            "p99_ms": percentile_ms(latencies, 0.99), "sidecar_cpu_s": sidecar_cpu,
-            "app_cpu_s": app_cpu}
+    return await closed_loop(run, count, concurrency, pid, warmup)
 
 
 def main() -> None:

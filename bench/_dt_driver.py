@@ -21,7 +21,7 @@ import logging
 import sys
 import time
 
-from _probe import cpu_seconds, own_cpu_seconds, percentile_ms
+from _probe import closed_loop
 from durabletask import client, task, worker
 
 
@@ -68,30 +68,17 @@ async def drive(address: str, mode: str, count: int, concurrency: int, pid: int,
     long = mode == "long500"
     orchestrator = {"seq3": seq3, "fan10": fan10, "long500": long_seq}[mode]
     tasks = client.AsyncTaskHubGrpcClient(host_address=address)
-    slots = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
 
-    async def one(i: int, counted: bool = True) -> None:
-        run = orchestrator if counted or not long else seq3
-        async with slots:
-            started = time.perf_counter()
-            instance_id = await tasks.schedule_new_orchestration(
-                run, input=LONG_STEPS if run is long_seq else i)
-            state = await tasks.wait_for_orchestration_completion(instance_id, timeout=300)
-            if state is None or state.runtime_status != client.OrchestrationStatus.COMPLETED:
-                raise SystemExit(f"{instance_id} did not complete: {state}")
-            latencies.append(time.perf_counter() - started)
+    async def run(i: int, counted: bool) -> None:
+        chosen = orchestrator if counted or not long else seq3  # long-seq warms up on seq3
+        instance_id = await tasks.schedule_new_orchestration(
+            chosen, input=LONG_STEPS if chosen is long_seq else i)
+        state = await tasks.wait_for_orchestration_completion(instance_id, timeout=300)
+        if state is None or state.runtime_status != client.OrchestrationStatus.COMPLETED:
+            raise SystemExit(f"{instance_id} did not complete: {state}")
 
-    await asyncio.gather(*(one(i, counted=False) for i in range(warmup)))
-    latencies.clear()
-    STAMPS.clear()
-    sidecar0, own0, started = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(count)))
-    seconds = time.perf_counter() - started
-    sidecar_cpu, app_cpu = cpu_seconds(pid) - sidecar0, own_cpu_seconds() - own0
-    return {"workflows": count, "seconds": seconds, "p50_ms": percentile_ms(latencies, 0.5),
-            "p99_ms": percentile_ms(latencies, 0.99), "sidecar_cpu_s": sidecar_cpu,
-            "app_cpu_s": app_cpu, **(step_times(sorted(STAMPS)) if long else {})}
+    result = await closed_loop(run, count, concurrency, pid, warmup)
+    return {**result, **(step_times(sorted(STAMPS)) if long else {})}
 
 
 def main() -> None:
