@@ -15,6 +15,7 @@ import {
   instanceLink,
   scrolling,
   statusBadge,
+  tableHead,
   timeAgo,
 } from "./dom.js";
 import { setTraceTemplate, traceTemplate } from "./trace.js";
@@ -88,17 +89,7 @@ function workers(meta) {
       h(
         "table",
         { class: "compact" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            h("th", { scope: "col" }, "Dialect"),
-            h("th", { scope: "col" }, "Streams"),
-            h("th", { scope: "col" }, "With filters"),
-          ),
-        ),
+        tableHead("Dialect", "Streams", "With filters"),
         h("tbody", {}, row("dapr", "Dapr"), row("ms", "Microsoft durabletask")),
       ),
     ),
@@ -154,17 +145,7 @@ function storageCard(report) {
             h(
               "table",
               { class: "compact" },
-              h(
-                "thead",
-                {},
-                h(
-                  "tr",
-                  {},
-                  ["Instance", "Workflow", "Status", "Created", "Events", "Stored"].map((t) =>
-                    h("th", { scope: "col" }, t),
-                  ),
-                ),
-              ),
+              tableHead("Instance", "Workflow", "Status", "Created", "Events", "Stored"),
               h(
                 "tbody",
                 {},

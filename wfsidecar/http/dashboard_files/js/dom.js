@@ -28,6 +28,11 @@ export function scrolling(table) {
   return h("div", { class: "table-wrap" }, table);
 }
 
+// A table's header row: one column per title (a string or a node; null: no column).
+export function tableHead(...titles) {
+  return h("thead", {}, h("tr", {}, titles.map((t) => (t === null ? null : h("th", { scope: "col" }, t)))));
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);

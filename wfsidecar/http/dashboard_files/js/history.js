@@ -2,7 +2,7 @@
 // the first event and its own fields. Rows carry ids (ev-<eventId>) the timeline's bars
 // scroll to; TaskScheduled rows of a finished instance offer a rerun (admin only).
 
-import { duration, h } from "./dom.js";
+import { duration, h, scrolling, tableHead } from "./dom.js";
 
 const SHOWN = new Set(["eventId", "type", "name", "timestamp", "router", "tags"]);
 
@@ -33,26 +33,11 @@ export function historyTable(events, rerunFor) {
       rerunFor ? h("td", {}, event.type === "TaskScheduled" ? rerunFor(event) : null) : null,
     );
   });
-  return h(
-    "div",
-    { class: "table-wrap" },
+  return scrolling(
     h(
       "table",
       { class: "history compact", "aria-label": "History events" },
-      h(
-        "thead",
-        {},
-        h(
-          "tr",
-          {},
-          h("th", { scope: "col" }, "Id"),
-          h("th", { scope: "col" }, "Type"),
-          h("th", { scope: "col" }, "Name"),
-          h("th", { scope: "col" }, "At"),
-          h("th", { scope: "col" }, "Fields"),
-          rerunFor ? h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")) : null,
-        ),
-      ),
+      tableHead("Id", "Type", "Name", "At", "Fields", rerunFor ? h("span", { class: "sr-only" }, "Actions") : null),
       h("tbody", {}, body),
     ),
   );

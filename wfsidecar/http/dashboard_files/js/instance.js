@@ -16,6 +16,7 @@ import {
   jsonBlock,
   scrolling,
   statusBadge,
+  tableHead,
   timeAgo,
 } from "./dom.js";
 import { historyTable } from "./history.js";
@@ -200,18 +201,7 @@ function childrenCard(children) {
       h(
         "table",
         { class: "compact" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            h("th", { scope: "col" }, "Instance"),
-            h("th", { scope: "col" }, "Workflow"),
-            h("th", { scope: "col" }, "Status"),
-            h("th", { scope: "col" }, "Created"),
-          ),
-        ),
+        tableHead("Instance", "Workflow", "Status", "Created"),
         h(
           "tbody",
           {},
