@@ -129,6 +129,12 @@ def index_agrees(db: Path, snap: Snapshot) -> list[str]:
             " i.history_len FROM instances i JOIN actors a ON a.id = i.actor")}
     finally:
         conn.close()
+    return rows_agree(rows, snap)
+
+
+def rows_agree(rows: Mapping[str, tuple[object, ...]], snap: Snapshot) -> list[str]:
+    """``index_agrees`` on index rows read from any store: instance id -> (status, name,
+    created_ms, completed_ms, parent id, history length)."""
     problems = [f"{i}: index row without workflow state" for i in rows
                 if i not in snap.histories and i not in snap.inbox_rows]
     for instance_id, history in snap.histories.items():
@@ -146,7 +152,7 @@ def index_agrees(db: Path, snap: Snapshot) -> list[str]:
                 parent.orchestrationInstance.instanceId
                 if started.executionStarted.HasField("parentInstance") else None,
                 len(history))
-        got = (STATUS_NAMES[row[0]], *row[1:])
+        got = (STATUS_NAMES[int(str(row[0]))], *row[1:])
         if got != want:
             problems.append(f"{instance_id}: index row {got}, history says {want}")
     return problems

@@ -8,19 +8,10 @@ either store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 import asyncpg
 
-from tests.chaos.verify import (
-    ACTIVITY,
-    ENTITY,
-    STATUS_NAMES,
-    WORKFLOW,
-    Snapshot,
-    status_from_history,
-)
-from tests.chaos.verify import _ms as event_ms
+from tests.chaos.verify import ACTIVITY, ENTITY, WORKFLOW, Snapshot, rows_agree
 from tests.stored_state import postgres_state_rows
 from wfsidecar._proto.internal import orchestrator_service_pb2 as pb
 
@@ -66,28 +57,4 @@ async def index_agrees(dsn: str, snap: Snapshot) -> list[str]:
             " FROM instances WHERE type = $1", WORKFLOW)}
     finally:
         await conn.close()
-    problems = [f"{i}: index row without workflow state" for i in rows
-                if i not in snap.histories and i not in snap.inbox_rows]
-    for instance_id, history in snap.histories.items():
-        row = rows.get(instance_id)
-        if row is None:
-            problems.append(f"{instance_id}: no index row")
-            continue
-        problems += _row_problems(instance_id, history, row)
-    return problems
-
-
-def _row_problems(instance_id: str, history: Iterable[pb.HistoryEvent],
-                  row: tuple[object, ...]) -> list[str]:
-    events = list(history)
-    started = next((e for e in events if e.HasField("executionStarted")), None)
-    done = next((e for e in events if e.HasField("executionCompleted")), None)
-    if started is None:
-        return []
-    parent = started.executionStarted.parentInstance
-    want = (status_from_history(events)[0], started.executionStarted.name, event_ms(started),
-            event_ms(done) if done is not None else None,
-            parent.orchestrationInstance.instanceId
-            if started.executionStarted.HasField("parentInstance") else None, len(events))
-    got = (STATUS_NAMES[int(str(row[0]))], *row[1:])
-    return [] if got == want else [f"{instance_id}: index row {got}, history says {want}"]
+    return rows_agree(rows, snap)
