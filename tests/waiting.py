@@ -12,8 +12,9 @@ T = TypeVar("T")
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
-                     deadline: float = 10) -> T:
-    """Poll ``probe`` until ``ok`` holds; fail with the last value after ``deadline`` s."""
+                     deadline: float = 10, what: str = "condition never held") -> T:
+    """Poll ``probe`` until ``ok`` holds; fail with ``what`` and the last value after
+    ``deadline`` s."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     while True:
@@ -21,7 +22,7 @@ async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
         if ok(value):
             return value
         if loop.time() > end:
-            raise AssertionError(f"condition never held; last value: {value!r}")
+            raise AssertionError(f"{what}; last value: {value!r}")
         await asyncio.sleep(0.02)
 
 

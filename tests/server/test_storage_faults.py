@@ -12,7 +12,7 @@ afterwards everything proceeds by itself and nothing acknowledged is lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +34,7 @@ from tests.server._raw_worker import (
     unary,
 )
 from tests.test_app import running
+from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 from wfsidecar._proto.ms import orchestrator_service_pb2 as ms_pb
 from wfsidecar.app import App
@@ -72,14 +73,6 @@ async def storage_fault(app: App, kind: str) -> AsyncIterator[None]:
         yield
     finally:
         await store.execute_on_writer(clear)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(200):  # 10 s
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(what)
 
 
 async def healthz(app: App) -> tuple[int, str]:
@@ -149,7 +142,7 @@ async def test_client_requests_get_unavailable_and_health_recovers(
         # Nothing else writes now: the store's own probe brings readiness back.
         async def ready() -> bool:
             return (await healthz(app))[0] == 204
-        await eventually(ready, "readiness never came back after the fault cleared")
+        await eventually(ready, bool, what="readiness never came back after the fault cleared")
         # Check reads the same fault state as healthz: no lag behind it.
         assert await grpc_serving(ms) and await grpc_serving(dapr)
         assert (await asyncio.wait_for(watch.read(), 5)).status == SERVING
@@ -302,7 +295,7 @@ async def test_a_timer_firing_during_the_fault_is_retried(tmp_path: Path) -> Non
 
             async def tried() -> bool:
                 return store.stats.failed_transactions > failed
-            await eventually(tried, "the timer never tried to commit during the fault")
+            await eventually(tried, bool, what="the timer never tried to commit during the fault")
         turn = await worker.next("orchestratorRequest")
         kinds = [e.WhichOneof("eventType") for e in turn.orchestratorRequest.newEvents]
         assert kinds.count("timerFired") == 1
@@ -353,7 +346,7 @@ async def test_a_real_full_filesystem(tmp_path: Path) -> None:
             assert "database is full" in (error.details() or ""), error.details()
             assert (await healthz(app))[0] == 503
             await asyncio.to_thread((disk / "filler").unlink)
-            await eventually(lambda: _healthy(app), "no recovery after freeing space")
+            await eventually(lambda: _healthy(app), bool, what="no recovery after freeing space")
             await start(request, timeout=5)
             acked.append(request.instanceId)
             for instance_id in acked:
