@@ -21,7 +21,8 @@ from tests.server._raw_worker import (
     schedule,
     unary,
 )
-from tests.server.test_storage_faults import eventually, storage_fault, store_of
+from tests.server.test_storage_faults import storage_fault, store_of
+from tests.waiting import eventually
 from wfsidecar._proto.dapr import orchestrator_service_pb2 as dapr_pb
 
 SLOW_BACKOFF = {
@@ -63,7 +64,7 @@ async def test_work_that_backed_off_goes_as_soon_as_the_store_recovers(
 
             async def timer_tried() -> bool:  # the result and the timer both failed
                 return store.stats.failed_transactions >= failed + 2
-            await eventually(timer_tried, "the timer never tried to commit")
+            await eventually(timer_tried, bool, what="the timer never tried to commit")
         again = await worker.next("activityRequest")  # taken back now, not in 30 s
         assert again.activityRequest.taskId == activity.activityRequest.taskId
         await worker.accepted(again, result=wrappers_pb2.StringValue(value='"r"'))
